@@ -1,0 +1,8 @@
+// Package v1alpha2 is the public version of the virtualization.deckhouse.io API.
+//
+// +k8s:deepcopy-gen=package
+// +k8s:conversion-gen=github.com/virtplane/virtplane/pkg/apis/virtualization
+// +k8s:defaulter-gen=TypeMeta
+// +k8s:openapi-gen=true
+// +groupName=virtualization.deckhouse.io
+package v1alpha2
