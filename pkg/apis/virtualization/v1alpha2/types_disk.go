@@ -181,7 +181,7 @@ type VirtualDiskList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// +listType=atomic
-	Items           []VirtualDisk `json:"items"`
+	Items []VirtualDisk `json:"items"`
 }
 
 // VirtualDiskSnapshotPhase is the lifecycle phase of a VirtualDiskSnapshot.
@@ -243,5 +243,5 @@ type VirtualDiskSnapshotList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// +listType=atomic
-	Items           []VirtualDiskSnapshot `json:"items"`
+	Items []VirtualDiskSnapshot `json:"items"`
 }

@@ -227,7 +227,7 @@ type ClusterVirtualImageList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// +listType=atomic
-	Items           []ClusterVirtualImage `json:"items"`
+	Items []ClusterVirtualImage `json:"items"`
 }
 
 // StorageType says where a VirtualImage keeps its data.
@@ -348,5 +348,5 @@ type VirtualImageList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// +listType=atomic
-	Items           []VirtualImage `json:"items"`
+	Items []VirtualImage `json:"items"`
 }

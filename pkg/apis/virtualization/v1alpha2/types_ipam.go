@@ -66,7 +66,7 @@ type VirtualMachineIPAddressList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// +listType=atomic
-	Items           []VirtualMachineIPAddress `json:"items"`
+	Items []VirtualMachineIPAddress `json:"items"`
 }
 
 // VirtualMachineIPAddressLeasePhase is the lifecycle phase of a lease.
@@ -125,5 +125,5 @@ type VirtualMachineIPAddressLeaseList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// +listType=atomic
-	Items           []VirtualMachineIPAddressLease `json:"items"`
+	Items []VirtualMachineIPAddressLease `json:"items"`
 }

@@ -98,7 +98,7 @@ type VirtualMachineSnapshotList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// +listType=atomic
-	Items           []VirtualMachineSnapshot `json:"items"`
+	Items []VirtualMachineSnapshot `json:"items"`
 }
 
 // RestoreMode says how a restore treats conflicts with existing resources.
@@ -164,5 +164,5 @@ type VirtualMachineRestoreList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// +listType=atomic
-	Items           []VirtualMachineRestore `json:"items"`
+	Items []VirtualMachineRestore `json:"items"`
 }

@@ -560,5 +560,5 @@ type VirtualMachineList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// +listType=atomic
-	Items           []VirtualMachine `json:"items"`
+	Items []VirtualMachine `json:"items"`
 }

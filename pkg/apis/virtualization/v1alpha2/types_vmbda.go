@@ -75,5 +75,5 @@ type VirtualMachineBlockDeviceAttachmentList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// +listType=atomic
-	Items           []VirtualMachineBlockDeviceAttachment `json:"items"`
+	Items []VirtualMachineBlockDeviceAttachment `json:"items"`
 }

@@ -168,5 +168,5 @@ type VirtualMachineClassList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// +listType=atomic
-	Items           []VirtualMachineClass `json:"items"`
+	Items []VirtualMachineClass `json:"items"`
 }

@@ -164,5 +164,5 @@ type VirtualMachineOperationList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// +listType=atomic
-	Items           []VirtualMachineOperation `json:"items"`
+	Items []VirtualMachineOperation `json:"items"`
 }
