@@ -25,6 +25,7 @@ kube::codegen::gen_openapi \
     --extra-pkgs "k8s.io/api/core/v1" \
     --extra-pkgs "k8s.io/apimachinery/pkg/util/intstr" \
     --report-filename "${ROOT}/hack/api-rules-violations.list" \
+    --output-model-name-file zz_generated.model_name.go \
     ${UPDATE_API_KNOWN_VIOLATIONS:+"--update-report"} \
     --boilerplate "${BOILERPLATE}" \
     "${ROOT}/pkg/apis"

@@ -10,6 +10,7 @@ Copyright The virtplane Authors. Licensed under the Apache License, Version 2.0.
 package openapi
 
 import (
+	v1alpha2 "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 	v1 "k8s.io/api/core/v1"
 	resource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,427 +23,427 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.AttachedVirtualMachine":                    schema_pkg_apis_virtualization_v1alpha2_AttachedVirtualMachine(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.BlockDeviceSpecRef":                        schema_pkg_apis_virtualization_v1alpha2_BlockDeviceSpecRef(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.BlockDeviceStatusRef":                      schema_pkg_apis_virtualization_v1alpha2_BlockDeviceStatusRef(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUDiscovery":                              schema_pkg_apis_virtualization_v1alpha2_CPUDiscovery(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUFeatures":                               schema_pkg_apis_virtualization_v1alpha2_CPUFeatures(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUSpec":                                   schema_pkg_apis_virtualization_v1alpha2_CPUSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUStatus":                                 schema_pkg_apis_virtualization_v1alpha2_CPUStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUTopology":                               schema_pkg_apis_virtualization_v1alpha2_CPUTopology(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Checksum":                                  schema_pkg_apis_virtualization_v1alpha2_Checksum(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClassCPU":                                  schema_pkg_apis_virtualization_v1alpha2_ClassCPU(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterImagePullSecret":                    schema_pkg_apis_virtualization_v1alpha2_ClusterImagePullSecret(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImage":                       schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImage(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageContainerImage":         schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageContainerImage(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageDataSource":             schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageDataSource(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageList":                   schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageList(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageObjectRef":              schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageObjectRef(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageSpec":                   schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageStatus":                 schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageStatusTarget":           schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatusTarget(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceContainerImage":                  schema_pkg_apis_virtualization_v1alpha2_DataSourceContainerImage(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceHTTP":                            schema_pkg_apis_virtualization_v1alpha2_DataSourceHTTP(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceUpload":                          schema_pkg_apis_virtualization_v1alpha2_DataSourceUpload(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DiskTarget":                                schema_pkg_apis_virtualization_v1alpha2_DiskTarget(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Disruptions":                               schema_pkg_apis_virtualization_v1alpha2_Disruptions(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.GPUSpec":                                   schema_pkg_apis_virtualization_v1alpha2_GPUSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.GuestOSInfo":                               schema_pkg_apis_virtualization_v1alpha2_GuestOSInfo(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImagePullSecretName":                       schema_pkg_apis_virtualization_v1alpha2_ImagePullSecretName(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImageStatusSize":                           schema_pkg_apis_virtualization_v1alpha2_ImageStatusSize(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImageUploadURLs":                           schema_pkg_apis_virtualization_v1alpha2_ImageUploadURLs(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.MemoryMinMax":                              schema_pkg_apis_virtualization_v1alpha2_MemoryMinMax(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.MemorySpec":                                schema_pkg_apis_virtualization_v1alpha2_MemorySpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.MemoryStatus":                              schema_pkg_apis_virtualization_v1alpha2_MemoryStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NameReplacement":                           schema_pkg_apis_virtualization_v1alpha2_NameReplacement(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NameReplacementFrom":                       schema_pkg_apis_virtualization_v1alpha2_NameReplacementFrom(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NetworksSpec":                              schema_pkg_apis_virtualization_v1alpha2_NetworksSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NetworksStatus":                            schema_pkg_apis_virtualization_v1alpha2_NetworksStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NodeSelector":                              schema_pkg_apis_virtualization_v1alpha2_NodeSelector(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Provisioning":                              schema_pkg_apis_virtualization_v1alpha2_Provisioning(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.RecommendedCPU":                            schema_pkg_apis_virtualization_v1alpha2_RecommendedCPU(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.RecommendedResources":                      schema_pkg_apis_virtualization_v1alpha2_RecommendedResources(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ResourceRef":                               schema_pkg_apis_virtualization_v1alpha2_ResourceRef(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ResourcesStatus":                           schema_pkg_apis_virtualization_v1alpha2_ResourcesStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.SizingPolicy":                              schema_pkg_apis_virtualization_v1alpha2_SizingPolicy(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.SizingPolicyCores":                         schema_pkg_apis_virtualization_v1alpha2_SizingPolicyCores(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.SizingPolicyMemory":                        schema_pkg_apis_virtualization_v1alpha2_SizingPolicyMemory(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.StatusSpeed":                               schema_pkg_apis_virtualization_v1alpha2_StatusSpeed(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.SysprepRef":                                schema_pkg_apis_virtualization_v1alpha2_SysprepRef(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.TopologySpreadConstraint":                  schema_pkg_apis_virtualization_v1alpha2_TopologySpreadConstraint(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.USBAddress":                                schema_pkg_apis_virtualization_v1alpha2_USBAddress(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.USBDeviceSpecRef":                          schema_pkg_apis_virtualization_v1alpha2_USBDeviceSpecRef(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.USBDeviceStatusRef":                        schema_pkg_apis_virtualization_v1alpha2_USBDeviceStatusRef(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.UserDataRef":                               schema_pkg_apis_virtualization_v1alpha2_UserDataRef(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VMAffinity":                                schema_pkg_apis_virtualization_v1alpha2_VMAffinity(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VMBDAObjectRef":                            schema_pkg_apis_virtualization_v1alpha2_VMBDAObjectRef(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Versions":                                  schema_pkg_apis_virtualization_v1alpha2_Versions(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDisk":                               schema_pkg_apis_virtualization_v1alpha2_VirtualDisk(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskCreationDuration":               schema_pkg_apis_virtualization_v1alpha2_VirtualDiskCreationDuration(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskDataSource":                     schema_pkg_apis_virtualization_v1alpha2_VirtualDiskDataSource(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskList":                           schema_pkg_apis_virtualization_v1alpha2_VirtualDiskList(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskMigrationState":                 schema_pkg_apis_virtualization_v1alpha2_VirtualDiskMigrationState(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskObjectRef":                      schema_pkg_apis_virtualization_v1alpha2_VirtualDiskObjectRef(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskPersistentVolumeClaim":          schema_pkg_apis_virtualization_v1alpha2_VirtualDiskPersistentVolumeClaim(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskSnapshot":                       schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshot(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskSnapshotList":                   schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotList(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskSnapshotSpec":                   schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskSnapshotStatus":                 schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskSpec":                           schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskStats":                          schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStats(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskStatus":                         schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImage":                              schema_pkg_apis_virtualization_v1alpha2_VirtualImage(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageDataSource":                    schema_pkg_apis_virtualization_v1alpha2_VirtualImageDataSource(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageList":                          schema_pkg_apis_virtualization_v1alpha2_VirtualImageList(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageObjectRef":                     schema_pkg_apis_virtualization_v1alpha2_VirtualImageObjectRef(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImagePersistentVolumeClaim":         schema_pkg_apis_virtualization_v1alpha2_VirtualImagePersistentVolumeClaim(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageSpec":                          schema_pkg_apis_virtualization_v1alpha2_VirtualImageSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageStatus":                        schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageStatusTarget":                  schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatusTarget(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachine":                            schema_pkg_apis_virtualization_v1alpha2_VirtualMachine(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineAndPodAffinity":              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAffinity(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineAndPodAntiAffinity":          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAntiAffinity(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineBlockDeviceAttachment":       schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineBlockDeviceAttachmentList":   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachmentList(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineBlockDeviceAttachmentSpec":   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachmentSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineBlockDeviceAttachmentStatus": schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachmentStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineClass":                       schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClass(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineClassList":                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassList(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineClassSpec":                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineClassStatus":                 schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddress":                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddress(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressLease":              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLease(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressLeaseIPAddressRef":  schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseIPAddressRef(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressLeaseList":          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseList(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressLeaseSpec":          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressLeaseStatus":        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressList":               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressList(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressSpec":               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressStatus":             schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineLaunchTimeDuration":          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineLaunchTimeDuration(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineList":                        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineList(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineLocation":                    schema_pkg_apis_virtualization_v1alpha2_VirtualMachineLocation(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineMigrationState":              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineMigrationState(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperation":                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperation(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationCloneCustomization": schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneCustomization(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationCloneSpec":          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationList":               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationList(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationMigrateSpec":        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationMigrateSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationResource":           schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationResource(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationRestoreSpec":        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationRestoreSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationSpec":               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationStatus":             schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachinePhaseTransitionTimestamp":    schema_pkg_apis_virtualization_v1alpha2_VirtualMachinePhaseTransitionTimestamp(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachinePod":                         schema_pkg_apis_virtualization_v1alpha2_VirtualMachinePod(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineRestore":                     schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestore(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineRestoreList":                 schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreList(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineRestoreSpec":                 schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineRestoreStatus":               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineSnapshot":                    schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshot(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineSnapshotList":                schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotList(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineSnapshotSpec":                schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineSnapshotStatus":              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineSpec":                        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineStats":                       schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStats(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineStatus":                      schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VolumeSnapshotClassName":                   schema_pkg_apis_virtualization_v1alpha2_VolumeSnapshotClassName(ref),
-		"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.WeightedVirtualMachineAndPodAffinityTerm":  schema_pkg_apis_virtualization_v1alpha2_WeightedVirtualMachineAndPodAffinityTerm(ref),
-		v1.AWSElasticBlockStoreVolumeSource{}.OpenAPIModelName():                                                    schema_k8sio_api_core_v1_AWSElasticBlockStoreVolumeSource(ref),
-		v1.Affinity{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_Affinity(ref),
-		v1.AppArmorProfile{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_AppArmorProfile(ref),
-		v1.AttachedVolume{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_AttachedVolume(ref),
-		v1.AvoidPods{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_AvoidPods(ref),
-		v1.AzureDiskVolumeSource{}.OpenAPIModelName():              schema_k8sio_api_core_v1_AzureDiskVolumeSource(ref),
-		v1.AzureFilePersistentVolumeSource{}.OpenAPIModelName():    schema_k8sio_api_core_v1_AzureFilePersistentVolumeSource(ref),
-		v1.AzureFileVolumeSource{}.OpenAPIModelName():              schema_k8sio_api_core_v1_AzureFileVolumeSource(ref),
-		v1.Binding{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_Binding(ref),
-		v1.CSIPersistentVolumeSource{}.OpenAPIModelName():          schema_k8sio_api_core_v1_CSIPersistentVolumeSource(ref),
-		v1.CSIVolumeSource{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_CSIVolumeSource(ref),
-		v1.Capabilities{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_Capabilities(ref),
-		v1.CephFSPersistentVolumeSource{}.OpenAPIModelName():       schema_k8sio_api_core_v1_CephFSPersistentVolumeSource(ref),
-		v1.CephFSVolumeSource{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_CephFSVolumeSource(ref),
-		v1.CinderPersistentVolumeSource{}.OpenAPIModelName():       schema_k8sio_api_core_v1_CinderPersistentVolumeSource(ref),
-		v1.CinderVolumeSource{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_CinderVolumeSource(ref),
-		v1.ClientIPConfig{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_ClientIPConfig(ref),
-		v1.ClusterTrustBundleProjection{}.OpenAPIModelName():       schema_k8sio_api_core_v1_ClusterTrustBundleProjection(ref),
-		v1.ComponentCondition{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_ComponentCondition(ref),
-		v1.ComponentStatus{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_ComponentStatus(ref),
-		v1.ComponentStatusList{}.OpenAPIModelName():                schema_k8sio_api_core_v1_ComponentStatusList(ref),
-		v1.ConfigMap{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_ConfigMap(ref),
-		v1.ConfigMapEnvSource{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_ConfigMapEnvSource(ref),
-		v1.ConfigMapKeySelector{}.OpenAPIModelName():               schema_k8sio_api_core_v1_ConfigMapKeySelector(ref),
-		v1.ConfigMapList{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_ConfigMapList(ref),
-		v1.ConfigMapNodeConfigSource{}.OpenAPIModelName():          schema_k8sio_api_core_v1_ConfigMapNodeConfigSource(ref),
-		v1.ConfigMapProjection{}.OpenAPIModelName():                schema_k8sio_api_core_v1_ConfigMapProjection(ref),
-		v1.ConfigMapVolumeSource{}.OpenAPIModelName():              schema_k8sio_api_core_v1_ConfigMapVolumeSource(ref),
-		v1.Container{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_Container(ref),
-		v1.ContainerExtendedResourceRequest{}.OpenAPIModelName():   schema_k8sio_api_core_v1_ContainerExtendedResourceRequest(ref),
-		v1.ContainerImage{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_ContainerImage(ref),
-		v1.ContainerPort{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_ContainerPort(ref),
-		v1.ContainerResizePolicy{}.OpenAPIModelName():              schema_k8sio_api_core_v1_ContainerResizePolicy(ref),
-		v1.ContainerRestartRule{}.OpenAPIModelName():               schema_k8sio_api_core_v1_ContainerRestartRule(ref),
-		v1.ContainerRestartRuleOnExitCodes{}.OpenAPIModelName():    schema_k8sio_api_core_v1_ContainerRestartRuleOnExitCodes(ref),
-		v1.ContainerState{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_ContainerState(ref),
-		v1.ContainerStateRunning{}.OpenAPIModelName():              schema_k8sio_api_core_v1_ContainerStateRunning(ref),
-		v1.ContainerStateTerminated{}.OpenAPIModelName():           schema_k8sio_api_core_v1_ContainerStateTerminated(ref),
-		v1.ContainerStateWaiting{}.OpenAPIModelName():              schema_k8sio_api_core_v1_ContainerStateWaiting(ref),
-		v1.ContainerStatus{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_ContainerStatus(ref),
-		v1.ContainerUser{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_ContainerUser(ref),
-		v1.DaemonEndpoint{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_DaemonEndpoint(ref),
-		v1.DownwardAPIProjection{}.OpenAPIModelName():              schema_k8sio_api_core_v1_DownwardAPIProjection(ref),
-		v1.DownwardAPIVolumeFile{}.OpenAPIModelName():              schema_k8sio_api_core_v1_DownwardAPIVolumeFile(ref),
-		v1.DownwardAPIVolumeSource{}.OpenAPIModelName():            schema_k8sio_api_core_v1_DownwardAPIVolumeSource(ref),
-		v1.EmptyDirVolumeSource{}.OpenAPIModelName():               schema_k8sio_api_core_v1_EmptyDirVolumeSource(ref),
-		v1.EndpointAddress{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_EndpointAddress(ref),
-		v1.EndpointPort{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_EndpointPort(ref),
-		v1.EndpointSubset{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_EndpointSubset(ref),
-		v1.Endpoints{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_Endpoints(ref),
-		v1.EndpointsList{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_EndpointsList(ref),
-		v1.EnvFromSource{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_EnvFromSource(ref),
-		v1.EnvVar{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_EnvVar(ref),
-		v1.EnvVarSource{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_EnvVarSource(ref),
-		v1.EphemeralContainer{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_EphemeralContainer(ref),
-		v1.EphemeralContainerCommon{}.OpenAPIModelName():           schema_k8sio_api_core_v1_EphemeralContainerCommon(ref),
-		v1.EphemeralVolumeSource{}.OpenAPIModelName():              schema_k8sio_api_core_v1_EphemeralVolumeSource(ref),
-		v1.Event{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_Event(ref),
-		v1.EventList{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_EventList(ref),
-		v1.EventSeries{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_EventSeries(ref),
-		v1.EventSource{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_EventSource(ref),
-		v1.ExecAction{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_ExecAction(ref),
-		v1.FCVolumeSource{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_FCVolumeSource(ref),
-		v1.FileKeySelector{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_FileKeySelector(ref),
-		v1.FlexPersistentVolumeSource{}.OpenAPIModelName():         schema_k8sio_api_core_v1_FlexPersistentVolumeSource(ref),
-		v1.FlexVolumeSource{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_FlexVolumeSource(ref),
-		v1.FlockerVolumeSource{}.OpenAPIModelName():                schema_k8sio_api_core_v1_FlockerVolumeSource(ref),
-		v1.GCEPersistentDiskVolumeSource{}.OpenAPIModelName():      schema_k8sio_api_core_v1_GCEPersistentDiskVolumeSource(ref),
-		v1.GRPCAction{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_GRPCAction(ref),
-		v1.GitRepoVolumeSource{}.OpenAPIModelName():                schema_k8sio_api_core_v1_GitRepoVolumeSource(ref),
-		v1.GlusterfsPersistentVolumeSource{}.OpenAPIModelName():    schema_k8sio_api_core_v1_GlusterfsPersistentVolumeSource(ref),
-		v1.GlusterfsVolumeSource{}.OpenAPIModelName():              schema_k8sio_api_core_v1_GlusterfsVolumeSource(ref),
-		v1.HTTPGetAction{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_HTTPGetAction(ref),
-		v1.HTTPHeader{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_HTTPHeader(ref),
-		v1.HostAlias{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_HostAlias(ref),
-		v1.HostIP{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_HostIP(ref),
-		v1.HostPathVolumeSource{}.OpenAPIModelName():               schema_k8sio_api_core_v1_HostPathVolumeSource(ref),
-		v1.ISCSIPersistentVolumeSource{}.OpenAPIModelName():        schema_k8sio_api_core_v1_ISCSIPersistentVolumeSource(ref),
-		v1.ISCSIVolumeSource{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_ISCSIVolumeSource(ref),
-		v1.ImageVolumeSource{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_ImageVolumeSource(ref),
-		v1.ImageVolumeStatus{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_ImageVolumeStatus(ref),
-		v1.KeyToPath{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_KeyToPath(ref),
-		v1.Lifecycle{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_Lifecycle(ref),
-		v1.LifecycleHandler{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_LifecycleHandler(ref),
-		v1.LimitRange{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_LimitRange(ref),
-		v1.LimitRangeItem{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_LimitRangeItem(ref),
-		v1.LimitRangeList{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_LimitRangeList(ref),
-		v1.LimitRangeSpec{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_LimitRangeSpec(ref),
-		v1.LinuxContainerUser{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_LinuxContainerUser(ref),
-		v1.List{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_List(ref),
-		v1.LoadBalancerIngress{}.OpenAPIModelName():                schema_k8sio_api_core_v1_LoadBalancerIngress(ref),
-		v1.LoadBalancerStatus{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_LoadBalancerStatus(ref),
-		v1.LocalObjectReference{}.OpenAPIModelName():               schema_k8sio_api_core_v1_LocalObjectReference(ref),
-		v1.LocalVolumeSource{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_LocalVolumeSource(ref),
-		v1.ModifyVolumeStatus{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_ModifyVolumeStatus(ref),
-		v1.NFSVolumeSource{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_NFSVolumeSource(ref),
-		v1.Namespace{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_Namespace(ref),
-		v1.NamespaceCondition{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_NamespaceCondition(ref),
-		v1.NamespaceList{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_NamespaceList(ref),
-		v1.NamespaceSpec{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_NamespaceSpec(ref),
-		v1.NamespaceStatus{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_NamespaceStatus(ref),
-		v1.Node{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_Node(ref),
-		v1.NodeAddress{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_NodeAddress(ref),
-		v1.NodeAffinity{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_NodeAffinity(ref),
-		v1.NodeAllocatableResourceClaimStatus{}.OpenAPIModelName(): schema_k8sio_api_core_v1_NodeAllocatableResourceClaimStatus(ref),
-		v1.NodeCondition{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_NodeCondition(ref),
-		v1.NodeConfigSource{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_NodeConfigSource(ref),
-		v1.NodeConfigStatus{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_NodeConfigStatus(ref),
-		v1.NodeDaemonEndpoints{}.OpenAPIModelName():                schema_k8sio_api_core_v1_NodeDaemonEndpoints(ref),
-		v1.NodeFeatures{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_NodeFeatures(ref),
-		v1.NodeList{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_NodeList(ref),
-		v1.NodeProxyOptions{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_NodeProxyOptions(ref),
-		v1.NodeRuntimeHandler{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_NodeRuntimeHandler(ref),
-		v1.NodeRuntimeHandlerFeatures{}.OpenAPIModelName():         schema_k8sio_api_core_v1_NodeRuntimeHandlerFeatures(ref),
-		v1.NodeSelector{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_NodeSelector(ref),
-		v1.NodeSelectorRequirement{}.OpenAPIModelName():            schema_k8sio_api_core_v1_NodeSelectorRequirement(ref),
-		v1.NodeSelectorTerm{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_NodeSelectorTerm(ref),
-		v1.NodeSpec{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_NodeSpec(ref),
-		v1.NodeStatus{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_NodeStatus(ref),
-		v1.NodeSwapStatus{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_NodeSwapStatus(ref),
-		v1.NodeSystemInfo{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_NodeSystemInfo(ref),
-		v1.ObjectFieldSelector{}.OpenAPIModelName():                schema_k8sio_api_core_v1_ObjectFieldSelector(ref),
-		v1.ObjectReference{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_ObjectReference(ref),
-		v1.PersistentVolume{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_PersistentVolume(ref),
-		v1.PersistentVolumeClaim{}.OpenAPIModelName():              schema_k8sio_api_core_v1_PersistentVolumeClaim(ref),
-		v1.PersistentVolumeClaimCondition{}.OpenAPIModelName():     schema_k8sio_api_core_v1_PersistentVolumeClaimCondition(ref),
-		v1.PersistentVolumeClaimList{}.OpenAPIModelName():          schema_k8sio_api_core_v1_PersistentVolumeClaimList(ref),
-		v1.PersistentVolumeClaimSpec{}.OpenAPIModelName():          schema_k8sio_api_core_v1_PersistentVolumeClaimSpec(ref),
-		v1.PersistentVolumeClaimStatus{}.OpenAPIModelName():        schema_k8sio_api_core_v1_PersistentVolumeClaimStatus(ref),
-		v1.PersistentVolumeClaimTemplate{}.OpenAPIModelName():      schema_k8sio_api_core_v1_PersistentVolumeClaimTemplate(ref),
-		v1.PersistentVolumeClaimVolumeSource{}.OpenAPIModelName():  schema_k8sio_api_core_v1_PersistentVolumeClaimVolumeSource(ref),
-		v1.PersistentVolumeList{}.OpenAPIModelName():               schema_k8sio_api_core_v1_PersistentVolumeList(ref),
-		v1.PersistentVolumeSource{}.OpenAPIModelName():             schema_k8sio_api_core_v1_PersistentVolumeSource(ref),
-		v1.PersistentVolumeSpec{}.OpenAPIModelName():               schema_k8sio_api_core_v1_PersistentVolumeSpec(ref),
-		v1.PersistentVolumeStatus{}.OpenAPIModelName():             schema_k8sio_api_core_v1_PersistentVolumeStatus(ref),
-		v1.PhotonPersistentDiskVolumeSource{}.OpenAPIModelName():   schema_k8sio_api_core_v1_PhotonPersistentDiskVolumeSource(ref),
-		v1.Pod{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_Pod(ref),
-		v1.PodAffinity{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_PodAffinity(ref),
-		v1.PodAffinityTerm{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_PodAffinityTerm(ref),
-		v1.PodAntiAffinity{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_PodAntiAffinity(ref),
-		v1.PodAttachOptions{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_PodAttachOptions(ref),
-		v1.PodCertificateProjection{}.OpenAPIModelName():           schema_k8sio_api_core_v1_PodCertificateProjection(ref),
-		v1.PodCondition{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_PodCondition(ref),
-		v1.PodDNSConfig{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_PodDNSConfig(ref),
-		v1.PodDNSConfigOption{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_PodDNSConfigOption(ref),
-		v1.PodExecOptions{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_PodExecOptions(ref),
-		v1.PodExtendedResourceClaimStatus{}.OpenAPIModelName():     schema_k8sio_api_core_v1_PodExtendedResourceClaimStatus(ref),
-		v1.PodIP{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_PodIP(ref),
-		v1.PodList{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_PodList(ref),
-		v1.PodLogOptions{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_PodLogOptions(ref),
-		v1.PodOS{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_PodOS(ref),
-		v1.PodPortForwardOptions{}.OpenAPIModelName():              schema_k8sio_api_core_v1_PodPortForwardOptions(ref),
-		v1.PodProxyOptions{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_PodProxyOptions(ref),
-		v1.PodReadinessGate{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_PodReadinessGate(ref),
-		v1.PodResourceClaim{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_PodResourceClaim(ref),
-		v1.PodResourceClaimStatus{}.OpenAPIModelName():             schema_k8sio_api_core_v1_PodResourceClaimStatus(ref),
-		v1.PodSchedulingGate{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_PodSchedulingGate(ref),
-		v1.PodSchedulingGroup{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_PodSchedulingGroup(ref),
-		v1.PodSecurityContext{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_PodSecurityContext(ref),
-		v1.PodSignature{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_PodSignature(ref),
-		v1.PodSpec{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_PodSpec(ref),
-		v1.PodStatus{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_PodStatus(ref),
-		v1.PodStatusResult{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_PodStatusResult(ref),
-		v1.PodTemplate{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_PodTemplate(ref),
-		v1.PodTemplateList{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_PodTemplateList(ref),
-		v1.PodTemplateSpec{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_PodTemplateSpec(ref),
-		v1.PortStatus{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_PortStatus(ref),
-		v1.PortworxVolumeSource{}.OpenAPIModelName():               schema_k8sio_api_core_v1_PortworxVolumeSource(ref),
-		v1.PreferAvoidPodsEntry{}.OpenAPIModelName():               schema_k8sio_api_core_v1_PreferAvoidPodsEntry(ref),
-		v1.PreferredSchedulingTerm{}.OpenAPIModelName():            schema_k8sio_api_core_v1_PreferredSchedulingTerm(ref),
-		v1.Probe{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_Probe(ref),
-		v1.ProbeHandler{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_ProbeHandler(ref),
-		v1.ProjectedVolumeSource{}.OpenAPIModelName():              schema_k8sio_api_core_v1_ProjectedVolumeSource(ref),
-		v1.QuobyteVolumeSource{}.OpenAPIModelName():                schema_k8sio_api_core_v1_QuobyteVolumeSource(ref),
-		v1.RBDPersistentVolumeSource{}.OpenAPIModelName():          schema_k8sio_api_core_v1_RBDPersistentVolumeSource(ref),
-		v1.RBDVolumeSource{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_RBDVolumeSource(ref),
-		v1.RangeAllocation{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_RangeAllocation(ref),
-		v1.ReplicationController{}.OpenAPIModelName():              schema_k8sio_api_core_v1_ReplicationController(ref),
-		v1.ReplicationControllerCondition{}.OpenAPIModelName():     schema_k8sio_api_core_v1_ReplicationControllerCondition(ref),
-		v1.ReplicationControllerList{}.OpenAPIModelName():          schema_k8sio_api_core_v1_ReplicationControllerList(ref),
-		v1.ReplicationControllerSpec{}.OpenAPIModelName():          schema_k8sio_api_core_v1_ReplicationControllerSpec(ref),
-		v1.ReplicationControllerStatus{}.OpenAPIModelName():        schema_k8sio_api_core_v1_ReplicationControllerStatus(ref),
-		v1.ResourceClaim{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_ResourceClaim(ref),
-		v1.ResourceFieldSelector{}.OpenAPIModelName():              schema_k8sio_api_core_v1_ResourceFieldSelector(ref),
-		v1.ResourceHealth{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_ResourceHealth(ref),
-		v1.ResourceQuota{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_ResourceQuota(ref),
-		v1.ResourceQuotaList{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_ResourceQuotaList(ref),
-		v1.ResourceQuotaSpec{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_ResourceQuotaSpec(ref),
-		v1.ResourceQuotaStatus{}.OpenAPIModelName():                schema_k8sio_api_core_v1_ResourceQuotaStatus(ref),
-		v1.ResourceRequirements{}.OpenAPIModelName():               schema_k8sio_api_core_v1_ResourceRequirements(ref),
-		v1.ResourceStatus{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_ResourceStatus(ref),
-		v1.SELinuxOptions{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_SELinuxOptions(ref),
-		v1.ScaleIOPersistentVolumeSource{}.OpenAPIModelName():      schema_k8sio_api_core_v1_ScaleIOPersistentVolumeSource(ref),
-		v1.ScaleIOVolumeSource{}.OpenAPIModelName():                schema_k8sio_api_core_v1_ScaleIOVolumeSource(ref),
-		v1.ScopeSelector{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_ScopeSelector(ref),
-		v1.ScopedResourceSelectorRequirement{}.OpenAPIModelName():  schema_k8sio_api_core_v1_ScopedResourceSelectorRequirement(ref),
-		v1.SeccompProfile{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_SeccompProfile(ref),
-		v1.Secret{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_Secret(ref),
-		v1.SecretEnvSource{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_SecretEnvSource(ref),
-		v1.SecretKeySelector{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_SecretKeySelector(ref),
-		v1.SecretList{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_SecretList(ref),
-		v1.SecretProjection{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_SecretProjection(ref),
-		v1.SecretReference{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_SecretReference(ref),
-		v1.SecretVolumeSource{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_SecretVolumeSource(ref),
-		v1.SecurityContext{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_SecurityContext(ref),
-		v1.SerializedReference{}.OpenAPIModelName():                schema_k8sio_api_core_v1_SerializedReference(ref),
-		v1.Service{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_Service(ref),
-		v1.ServiceAccount{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_ServiceAccount(ref),
-		v1.ServiceAccountList{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_ServiceAccountList(ref),
-		v1.ServiceAccountTokenProjection{}.OpenAPIModelName():      schema_k8sio_api_core_v1_ServiceAccountTokenProjection(ref),
-		v1.ServiceList{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_ServiceList(ref),
-		v1.ServicePort{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_ServicePort(ref),
-		v1.ServiceProxyOptions{}.OpenAPIModelName():                schema_k8sio_api_core_v1_ServiceProxyOptions(ref),
-		v1.ServiceSpec{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_ServiceSpec(ref),
-		v1.ServiceStatus{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_ServiceStatus(ref),
-		v1.SessionAffinityConfig{}.OpenAPIModelName():              schema_k8sio_api_core_v1_SessionAffinityConfig(ref),
-		v1.SleepAction{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_SleepAction(ref),
-		v1.StorageOSPersistentVolumeSource{}.OpenAPIModelName():    schema_k8sio_api_core_v1_StorageOSPersistentVolumeSource(ref),
-		v1.StorageOSVolumeSource{}.OpenAPIModelName():              schema_k8sio_api_core_v1_StorageOSVolumeSource(ref),
-		v1.Sysctl{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_Sysctl(ref),
-		v1.TCPSocketAction{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_TCPSocketAction(ref),
-		v1.Taint{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_Taint(ref),
-		v1.Toleration{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_Toleration(ref),
-		v1.TopologySelectorLabelRequirement{}.OpenAPIModelName():   schema_k8sio_api_core_v1_TopologySelectorLabelRequirement(ref),
-		v1.TopologySelectorTerm{}.OpenAPIModelName():               schema_k8sio_api_core_v1_TopologySelectorTerm(ref),
-		v1.TopologySpreadConstraint{}.OpenAPIModelName():           schema_k8sio_api_core_v1_TopologySpreadConstraint(ref),
-		v1.TypedLocalObjectReference{}.OpenAPIModelName():          schema_k8sio_api_core_v1_TypedLocalObjectReference(ref),
-		v1.TypedObjectReference{}.OpenAPIModelName():               schema_k8sio_api_core_v1_TypedObjectReference(ref),
-		v1.Volume{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_Volume(ref),
-		v1.VolumeDevice{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_VolumeDevice(ref),
-		v1.VolumeMount{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_VolumeMount(ref),
-		v1.VolumeMountStatus{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_VolumeMountStatus(ref),
-		v1.VolumeNodeAffinity{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_VolumeNodeAffinity(ref),
-		v1.VolumeProjection{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_VolumeProjection(ref),
-		v1.VolumeResourceRequirements{}.OpenAPIModelName():         schema_k8sio_api_core_v1_VolumeResourceRequirements(ref),
-		v1.VolumeSource{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_VolumeSource(ref),
-		v1.VolumeStatus{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_VolumeStatus(ref),
-		v1.VsphereVirtualDiskVolumeSource{}.OpenAPIModelName():     schema_k8sio_api_core_v1_VsphereVirtualDiskVolumeSource(ref),
-		v1.WeightedPodAffinityTerm{}.OpenAPIModelName():            schema_k8sio_api_core_v1_WeightedPodAffinityTerm(ref),
-		v1.WindowsSecurityContextOptions{}.OpenAPIModelName():      schema_k8sio_api_core_v1_WindowsSecurityContextOptions(ref),
-		resource.Quantity{}.OpenAPIModelName():                     schema_apimachinery_pkg_api_resource_Quantity(ref),
-		metav1.APIGroup{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_APIGroup(ref),
-		metav1.APIGroupList{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_APIGroupList(ref),
-		metav1.APIResource{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_APIResource(ref),
-		metav1.APIResourceList{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_APIResourceList(ref),
-		metav1.APIVersions{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_APIVersions(ref),
-		metav1.ApplyOptions{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_ApplyOptions(ref),
-		metav1.Condition{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_Condition(ref),
-		metav1.CreateOptions{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_CreateOptions(ref),
-		metav1.DeleteOptions{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_DeleteOptions(ref),
-		metav1.Duration{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_Duration(ref),
-		metav1.FieldSelectorRequirement{}.OpenAPIModelName():       schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
-		metav1.FieldsV1{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_FieldsV1(ref),
-		metav1.GetOptions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_GetOptions(ref),
-		metav1.GroupKind{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_GroupKind(ref),
-		metav1.GroupResource{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_GroupResource(ref),
-		metav1.GroupVersion{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_GroupVersion(ref),
-		metav1.GroupVersionForDiscovery{}.OpenAPIModelName():       schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
-		metav1.GroupVersionKind{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_GroupVersionKind(ref),
-		metav1.GroupVersionResource{}.OpenAPIModelName():           schema_pkg_apis_meta_v1_GroupVersionResource(ref),
-		metav1.InternalEvent{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_InternalEvent(ref),
-		metav1.LabelSelector{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_LabelSelector(ref),
-		metav1.LabelSelectorRequirement{}.OpenAPIModelName():       schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
-		metav1.List{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_List(ref),
-		metav1.ListMeta{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_ListMeta(ref),
-		metav1.ListOptions{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_ListOptions(ref),
-		metav1.ManagedFieldsEntry{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
-		metav1.MicroTime{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_MicroTime(ref),
-		metav1.ObjectMeta{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_ObjectMeta(ref),
-		metav1.OwnerReference{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_OwnerReference(ref),
-		metav1.PartialObjectMetadata{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
-		metav1.PartialObjectMetadataList{}.OpenAPIModelName():      schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
-		metav1.Patch{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_Patch(ref),
-		metav1.PatchOptions{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_PatchOptions(ref),
-		metav1.Preconditions{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_Preconditions(ref),
-		metav1.RootPaths{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_RootPaths(ref),
-		metav1.ServerAddressByClientCIDR{}.OpenAPIModelName():      schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
-		metav1.ShardInfo{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_ShardInfo(ref),
-		metav1.Status{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_Status(ref),
-		metav1.StatusCause{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_StatusCause(ref),
-		metav1.StatusDetails{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_StatusDetails(ref),
-		metav1.Table{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_Table(ref),
-		metav1.TableColumnDefinition{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
-		metav1.TableOptions{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_TableOptions(ref),
-		metav1.TableRow{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_TableRow(ref),
-		metav1.TableRowCondition{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_TableRowCondition(ref),
-		metav1.Time{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_Time(ref),
-		metav1.Timestamp{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_Timestamp(ref),
-		metav1.TypeMeta{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_TypeMeta(ref),
-		metav1.UpdateOptions{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_UpdateOptions(ref),
-		metav1.WatchEvent{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_WatchEvent(ref),
-		runtime.RawExtension{}.OpenAPIModelName():                  schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
-		runtime.TypeMeta{}.OpenAPIModelName():                      schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
-		runtime.Unknown{}.OpenAPIModelName():                       schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
-		intstr.IntOrString{}.OpenAPIModelName():                    schema_apimachinery_pkg_util_intstr_IntOrString(ref),
-		version.Info{}.OpenAPIModelName():                          schema_k8sio_apimachinery_pkg_version_Info(ref),
+		v1alpha2.AttachedVirtualMachine{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_AttachedVirtualMachine(ref),
+		v1alpha2.BlockDeviceSpecRef{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_BlockDeviceSpecRef(ref),
+		v1alpha2.BlockDeviceStatusRef{}.OpenAPIModelName():                      schema_pkg_apis_virtualization_v1alpha2_BlockDeviceStatusRef(ref),
+		v1alpha2.CPUDiscovery{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_CPUDiscovery(ref),
+		v1alpha2.CPUFeatures{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_CPUFeatures(ref),
+		v1alpha2.CPUSpec{}.OpenAPIModelName():                                   schema_pkg_apis_virtualization_v1alpha2_CPUSpec(ref),
+		v1alpha2.CPUStatus{}.OpenAPIModelName():                                 schema_pkg_apis_virtualization_v1alpha2_CPUStatus(ref),
+		v1alpha2.CPUTopology{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_CPUTopology(ref),
+		v1alpha2.Checksum{}.OpenAPIModelName():                                  schema_pkg_apis_virtualization_v1alpha2_Checksum(ref),
+		v1alpha2.ClassCPU{}.OpenAPIModelName():                                  schema_pkg_apis_virtualization_v1alpha2_ClassCPU(ref),
+		v1alpha2.ClusterImagePullSecret{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_ClusterImagePullSecret(ref),
+		v1alpha2.ClusterVirtualImage{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImage(ref),
+		v1alpha2.ClusterVirtualImageContainerImage{}.OpenAPIModelName():         schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageContainerImage(ref),
+		v1alpha2.ClusterVirtualImageDataSource{}.OpenAPIModelName():             schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageDataSource(ref),
+		v1alpha2.ClusterVirtualImageList{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageList(ref),
+		v1alpha2.ClusterVirtualImageObjectRef{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageObjectRef(ref),
+		v1alpha2.ClusterVirtualImageSpec{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageSpec(ref),
+		v1alpha2.ClusterVirtualImageStatus{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatus(ref),
+		v1alpha2.ClusterVirtualImageStatusTarget{}.OpenAPIModelName():           schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatusTarget(ref),
+		v1alpha2.DataSourceContainerImage{}.OpenAPIModelName():                  schema_pkg_apis_virtualization_v1alpha2_DataSourceContainerImage(ref),
+		v1alpha2.DataSourceHTTP{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_DataSourceHTTP(ref),
+		v1alpha2.DataSourceUpload{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_DataSourceUpload(ref),
+		v1alpha2.DiskTarget{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_DiskTarget(ref),
+		v1alpha2.Disruptions{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_Disruptions(ref),
+		v1alpha2.GPUSpec{}.OpenAPIModelName():                                   schema_pkg_apis_virtualization_v1alpha2_GPUSpec(ref),
+		v1alpha2.GuestOSInfo{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_GuestOSInfo(ref),
+		v1alpha2.ImagePullSecretName{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_ImagePullSecretName(ref),
+		v1alpha2.ImageStatusSize{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_ImageStatusSize(ref),
+		v1alpha2.ImageUploadURLs{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_ImageUploadURLs(ref),
+		v1alpha2.MemoryMinMax{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_MemoryMinMax(ref),
+		v1alpha2.MemorySpec{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_MemorySpec(ref),
+		v1alpha2.MemoryStatus{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_MemoryStatus(ref),
+		v1alpha2.NameReplacement{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_NameReplacement(ref),
+		v1alpha2.NameReplacementFrom{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_NameReplacementFrom(ref),
+		v1alpha2.NetworksSpec{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_NetworksSpec(ref),
+		v1alpha2.NetworksStatus{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_NetworksStatus(ref),
+		v1alpha2.NodeSelector{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_NodeSelector(ref),
+		v1alpha2.Provisioning{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_Provisioning(ref),
+		v1alpha2.RecommendedCPU{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_RecommendedCPU(ref),
+		v1alpha2.RecommendedResources{}.OpenAPIModelName():                      schema_pkg_apis_virtualization_v1alpha2_RecommendedResources(ref),
+		v1alpha2.ResourceRef{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_ResourceRef(ref),
+		v1alpha2.ResourcesStatus{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_ResourcesStatus(ref),
+		v1alpha2.SizingPolicy{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_SizingPolicy(ref),
+		v1alpha2.SizingPolicyCores{}.OpenAPIModelName():                         schema_pkg_apis_virtualization_v1alpha2_SizingPolicyCores(ref),
+		v1alpha2.SizingPolicyMemory{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_SizingPolicyMemory(ref),
+		v1alpha2.StatusSpeed{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_StatusSpeed(ref),
+		v1alpha2.SysprepRef{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_SysprepRef(ref),
+		v1alpha2.TopologySpreadConstraint{}.OpenAPIModelName():                  schema_pkg_apis_virtualization_v1alpha2_TopologySpreadConstraint(ref),
+		v1alpha2.USBAddress{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_USBAddress(ref),
+		v1alpha2.USBDeviceSpecRef{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_USBDeviceSpecRef(ref),
+		v1alpha2.USBDeviceStatusRef{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_USBDeviceStatusRef(ref),
+		v1alpha2.UserDataRef{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_UserDataRef(ref),
+		v1alpha2.VMAffinity{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_VMAffinity(ref),
+		v1alpha2.VMBDAObjectRef{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_VMBDAObjectRef(ref),
+		v1alpha2.Versions{}.OpenAPIModelName():                                  schema_pkg_apis_virtualization_v1alpha2_Versions(ref),
+		v1alpha2.VirtualDisk{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_VirtualDisk(ref),
+		v1alpha2.VirtualDiskCreationDuration{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualDiskCreationDuration(ref),
+		v1alpha2.VirtualDiskDataSource{}.OpenAPIModelName():                     schema_pkg_apis_virtualization_v1alpha2_VirtualDiskDataSource(ref),
+		v1alpha2.VirtualDiskList{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_VirtualDiskList(ref),
+		v1alpha2.VirtualDiskMigrationState{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualDiskMigrationState(ref),
+		v1alpha2.VirtualDiskObjectRef{}.OpenAPIModelName():                      schema_pkg_apis_virtualization_v1alpha2_VirtualDiskObjectRef(ref),
+		v1alpha2.VirtualDiskPersistentVolumeClaim{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualDiskPersistentVolumeClaim(ref),
+		v1alpha2.VirtualDiskSnapshot{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshot(ref),
+		v1alpha2.VirtualDiskSnapshotList{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotList(ref),
+		v1alpha2.VirtualDiskSnapshotSpec{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotSpec(ref),
+		v1alpha2.VirtualDiskSnapshotStatus{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotStatus(ref),
+		v1alpha2.VirtualDiskSpec{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSpec(ref),
+		v1alpha2.VirtualDiskStats{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStats(ref),
+		v1alpha2.VirtualDiskStatus{}.OpenAPIModelName():                         schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref),
+		v1alpha2.VirtualImage{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_VirtualImage(ref),
+		v1alpha2.VirtualImageDataSource{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_VirtualImageDataSource(ref),
+		v1alpha2.VirtualImageList{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_VirtualImageList(ref),
+		v1alpha2.VirtualImageObjectRef{}.OpenAPIModelName():                     schema_pkg_apis_virtualization_v1alpha2_VirtualImageObjectRef(ref),
+		v1alpha2.VirtualImagePersistentVolumeClaim{}.OpenAPIModelName():         schema_pkg_apis_virtualization_v1alpha2_VirtualImagePersistentVolumeClaim(ref),
+		v1alpha2.VirtualImageSpec{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_VirtualImageSpec(ref),
+		v1alpha2.VirtualImageStatus{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatus(ref),
+		v1alpha2.VirtualImageStatusTarget{}.OpenAPIModelName():                  schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatusTarget(ref),
+		v1alpha2.VirtualMachine{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_VirtualMachine(ref),
+		v1alpha2.VirtualMachineAndPodAffinity{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAffinity(ref),
+		v1alpha2.VirtualMachineAndPodAntiAffinity{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAntiAffinity(ref),
+		v1alpha2.VirtualMachineBlockDeviceAttachment{}.OpenAPIModelName():       schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment(ref),
+		v1alpha2.VirtualMachineBlockDeviceAttachmentList{}.OpenAPIModelName():   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachmentList(ref),
+		v1alpha2.VirtualMachineBlockDeviceAttachmentSpec{}.OpenAPIModelName():   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachmentSpec(ref),
+		v1alpha2.VirtualMachineBlockDeviceAttachmentStatus{}.OpenAPIModelName(): schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachmentStatus(ref),
+		v1alpha2.VirtualMachineClass{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClass(ref),
+		v1alpha2.VirtualMachineClassList{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassList(ref),
+		v1alpha2.VirtualMachineClassSpec{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassSpec(ref),
+		v1alpha2.VirtualMachineClassStatus{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassStatus(ref),
+		v1alpha2.VirtualMachineIPAddress{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddress(ref),
+		v1alpha2.VirtualMachineIPAddressLease{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLease(ref),
+		v1alpha2.VirtualMachineIPAddressLeaseIPAddressRef{}.OpenAPIModelName():  schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseIPAddressRef(ref),
+		v1alpha2.VirtualMachineIPAddressLeaseList{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseList(ref),
+		v1alpha2.VirtualMachineIPAddressLeaseSpec{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseSpec(ref),
+		v1alpha2.VirtualMachineIPAddressLeaseStatus{}.OpenAPIModelName():        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseStatus(ref),
+		v1alpha2.VirtualMachineIPAddressList{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressList(ref),
+		v1alpha2.VirtualMachineIPAddressSpec{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressSpec(ref),
+		v1alpha2.VirtualMachineIPAddressStatus{}.OpenAPIModelName():             schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressStatus(ref),
+		v1alpha2.VirtualMachineLaunchTimeDuration{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineLaunchTimeDuration(ref),
+		v1alpha2.VirtualMachineList{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineList(ref),
+		v1alpha2.VirtualMachineLocation{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_VirtualMachineLocation(ref),
+		v1alpha2.VirtualMachineMigrationState{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineMigrationState(ref),
+		v1alpha2.VirtualMachineOperation{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperation(ref),
+		v1alpha2.VirtualMachineOperationCloneCustomization{}.OpenAPIModelName(): schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneCustomization(ref),
+		v1alpha2.VirtualMachineOperationCloneSpec{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneSpec(ref),
+		v1alpha2.VirtualMachineOperationList{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationList(ref),
+		v1alpha2.VirtualMachineOperationMigrateSpec{}.OpenAPIModelName():        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationMigrateSpec(ref),
+		v1alpha2.VirtualMachineOperationResource{}.OpenAPIModelName():           schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationResource(ref),
+		v1alpha2.VirtualMachineOperationRestoreSpec{}.OpenAPIModelName():        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationRestoreSpec(ref),
+		v1alpha2.VirtualMachineOperationSpec{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationSpec(ref),
+		v1alpha2.VirtualMachineOperationStatus{}.OpenAPIModelName():             schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationStatus(ref),
+		v1alpha2.VirtualMachinePhaseTransitionTimestamp{}.OpenAPIModelName():    schema_pkg_apis_virtualization_v1alpha2_VirtualMachinePhaseTransitionTimestamp(ref),
+		v1alpha2.VirtualMachinePod{}.OpenAPIModelName():                         schema_pkg_apis_virtualization_v1alpha2_VirtualMachinePod(ref),
+		v1alpha2.VirtualMachineRestore{}.OpenAPIModelName():                     schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestore(ref),
+		v1alpha2.VirtualMachineRestoreList{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreList(ref),
+		v1alpha2.VirtualMachineRestoreSpec{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreSpec(ref),
+		v1alpha2.VirtualMachineRestoreStatus{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreStatus(ref),
+		v1alpha2.VirtualMachineSnapshot{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshot(ref),
+		v1alpha2.VirtualMachineSnapshotList{}.OpenAPIModelName():                schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotList(ref),
+		v1alpha2.VirtualMachineSnapshotSpec{}.OpenAPIModelName():                schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotSpec(ref),
+		v1alpha2.VirtualMachineSnapshotStatus{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotStatus(ref),
+		v1alpha2.VirtualMachineSpec{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref),
+		v1alpha2.VirtualMachineStats{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStats(ref),
+		v1alpha2.VirtualMachineStatus{}.OpenAPIModelName():                      schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref),
+		v1alpha2.VolumeSnapshotClassName{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VolumeSnapshotClassName(ref),
+		v1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName():  schema_pkg_apis_virtualization_v1alpha2_WeightedVirtualMachineAndPodAffinityTerm(ref),
+		v1.AWSElasticBlockStoreVolumeSource{}.OpenAPIModelName():                schema_k8sio_api_core_v1_AWSElasticBlockStoreVolumeSource(ref),
+		v1.Affinity{}.OpenAPIModelName():                                        schema_k8sio_api_core_v1_Affinity(ref),
+		v1.AppArmorProfile{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_AppArmorProfile(ref),
+		v1.AttachedVolume{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_AttachedVolume(ref),
+		v1.AvoidPods{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_AvoidPods(ref),
+		v1.AzureDiskVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_AzureDiskVolumeSource(ref),
+		v1.AzureFilePersistentVolumeSource{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_AzureFilePersistentVolumeSource(ref),
+		v1.AzureFileVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_AzureFileVolumeSource(ref),
+		v1.Binding{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_Binding(ref),
+		v1.CSIPersistentVolumeSource{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_CSIPersistentVolumeSource(ref),
+		v1.CSIVolumeSource{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_CSIVolumeSource(ref),
+		v1.Capabilities{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_Capabilities(ref),
+		v1.CephFSPersistentVolumeSource{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_CephFSPersistentVolumeSource(ref),
+		v1.CephFSVolumeSource{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_CephFSVolumeSource(ref),
+		v1.CinderPersistentVolumeSource{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_CinderPersistentVolumeSource(ref),
+		v1.CinderVolumeSource{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_CinderVolumeSource(ref),
+		v1.ClientIPConfig{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_ClientIPConfig(ref),
+		v1.ClusterTrustBundleProjection{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_ClusterTrustBundleProjection(ref),
+		v1.ComponentCondition{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_ComponentCondition(ref),
+		v1.ComponentStatus{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_ComponentStatus(ref),
+		v1.ComponentStatusList{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_ComponentStatusList(ref),
+		v1.ConfigMap{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_ConfigMap(ref),
+		v1.ConfigMapEnvSource{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_ConfigMapEnvSource(ref),
+		v1.ConfigMapKeySelector{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_ConfigMapKeySelector(ref),
+		v1.ConfigMapList{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ConfigMapList(ref),
+		v1.ConfigMapNodeConfigSource{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_ConfigMapNodeConfigSource(ref),
+		v1.ConfigMapProjection{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_ConfigMapProjection(ref),
+		v1.ConfigMapVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ConfigMapVolumeSource(ref),
+		v1.Container{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_Container(ref),
+		v1.ContainerExtendedResourceRequest{}.OpenAPIModelName():                schema_k8sio_api_core_v1_ContainerExtendedResourceRequest(ref),
+		v1.ContainerImage{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_ContainerImage(ref),
+		v1.ContainerPort{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ContainerPort(ref),
+		v1.ContainerResizePolicy{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ContainerResizePolicy(ref),
+		v1.ContainerRestartRule{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_ContainerRestartRule(ref),
+		v1.ContainerRestartRuleOnExitCodes{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_ContainerRestartRuleOnExitCodes(ref),
+		v1.ContainerState{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_ContainerState(ref),
+		v1.ContainerStateRunning{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ContainerStateRunning(ref),
+		v1.ContainerStateTerminated{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_ContainerStateTerminated(ref),
+		v1.ContainerStateWaiting{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ContainerStateWaiting(ref),
+		v1.ContainerStatus{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_ContainerStatus(ref),
+		v1.ContainerUser{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ContainerUser(ref),
+		v1.DaemonEndpoint{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_DaemonEndpoint(ref),
+		v1.DownwardAPIProjection{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_DownwardAPIProjection(ref),
+		v1.DownwardAPIVolumeFile{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_DownwardAPIVolumeFile(ref),
+		v1.DownwardAPIVolumeSource{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_DownwardAPIVolumeSource(ref),
+		v1.EmptyDirVolumeSource{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_EmptyDirVolumeSource(ref),
+		v1.EndpointAddress{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_EndpointAddress(ref),
+		v1.EndpointPort{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_EndpointPort(ref),
+		v1.EndpointSubset{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_EndpointSubset(ref),
+		v1.Endpoints{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_Endpoints(ref),
+		v1.EndpointsList{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_EndpointsList(ref),
+		v1.EnvFromSource{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_EnvFromSource(ref),
+		v1.EnvVar{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_EnvVar(ref),
+		v1.EnvVarSource{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_EnvVarSource(ref),
+		v1.EphemeralContainer{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_EphemeralContainer(ref),
+		v1.EphemeralContainerCommon{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_EphemeralContainerCommon(ref),
+		v1.EphemeralVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_EphemeralVolumeSource(ref),
+		v1.Event{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_Event(ref),
+		v1.EventList{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_EventList(ref),
+		v1.EventSeries{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_EventSeries(ref),
+		v1.EventSource{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_EventSource(ref),
+		v1.ExecAction{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_ExecAction(ref),
+		v1.FCVolumeSource{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_FCVolumeSource(ref),
+		v1.FileKeySelector{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_FileKeySelector(ref),
+		v1.FlexPersistentVolumeSource{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_FlexPersistentVolumeSource(ref),
+		v1.FlexVolumeSource{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_FlexVolumeSource(ref),
+		v1.FlockerVolumeSource{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_FlockerVolumeSource(ref),
+		v1.GCEPersistentDiskVolumeSource{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_GCEPersistentDiskVolumeSource(ref),
+		v1.GRPCAction{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_GRPCAction(ref),
+		v1.GitRepoVolumeSource{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_GitRepoVolumeSource(ref),
+		v1.GlusterfsPersistentVolumeSource{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_GlusterfsPersistentVolumeSource(ref),
+		v1.GlusterfsVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_GlusterfsVolumeSource(ref),
+		v1.HTTPGetAction{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_HTTPGetAction(ref),
+		v1.HTTPHeader{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_HTTPHeader(ref),
+		v1.HostAlias{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_HostAlias(ref),
+		v1.HostIP{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_HostIP(ref),
+		v1.HostPathVolumeSource{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_HostPathVolumeSource(ref),
+		v1.ISCSIPersistentVolumeSource{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_ISCSIPersistentVolumeSource(ref),
+		v1.ISCSIVolumeSource{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_ISCSIVolumeSource(ref),
+		v1.ImageVolumeSource{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_ImageVolumeSource(ref),
+		v1.ImageVolumeStatus{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_ImageVolumeStatus(ref),
+		v1.KeyToPath{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_KeyToPath(ref),
+		v1.Lifecycle{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_Lifecycle(ref),
+		v1.LifecycleHandler{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_LifecycleHandler(ref),
+		v1.LimitRange{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_LimitRange(ref),
+		v1.LimitRangeItem{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_LimitRangeItem(ref),
+		v1.LimitRangeList{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_LimitRangeList(ref),
+		v1.LimitRangeSpec{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_LimitRangeSpec(ref),
+		v1.LinuxContainerUser{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_LinuxContainerUser(ref),
+		v1.List{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_List(ref),
+		v1.LoadBalancerIngress{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_LoadBalancerIngress(ref),
+		v1.LoadBalancerStatus{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_LoadBalancerStatus(ref),
+		v1.LocalObjectReference{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_LocalObjectReference(ref),
+		v1.LocalVolumeSource{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_LocalVolumeSource(ref),
+		v1.ModifyVolumeStatus{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_ModifyVolumeStatus(ref),
+		v1.NFSVolumeSource{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_NFSVolumeSource(ref),
+		v1.Namespace{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_Namespace(ref),
+		v1.NamespaceCondition{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_NamespaceCondition(ref),
+		v1.NamespaceList{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_NamespaceList(ref),
+		v1.NamespaceSpec{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_NamespaceSpec(ref),
+		v1.NamespaceStatus{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_NamespaceStatus(ref),
+		v1.Node{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_Node(ref),
+		v1.NodeAddress{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_NodeAddress(ref),
+		v1.NodeAffinity{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_NodeAffinity(ref),
+		v1.NodeAllocatableResourceClaimStatus{}.OpenAPIModelName():              schema_k8sio_api_core_v1_NodeAllocatableResourceClaimStatus(ref),
+		v1.NodeCondition{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_NodeCondition(ref),
+		v1.NodeConfigSource{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_NodeConfigSource(ref),
+		v1.NodeConfigStatus{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_NodeConfigStatus(ref),
+		v1.NodeDaemonEndpoints{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_NodeDaemonEndpoints(ref),
+		v1.NodeFeatures{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_NodeFeatures(ref),
+		v1.NodeList{}.OpenAPIModelName():                                        schema_k8sio_api_core_v1_NodeList(ref),
+		v1.NodeProxyOptions{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_NodeProxyOptions(ref),
+		v1.NodeRuntimeHandler{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_NodeRuntimeHandler(ref),
+		v1.NodeRuntimeHandlerFeatures{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_NodeRuntimeHandlerFeatures(ref),
+		v1.NodeSelector{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_NodeSelector(ref),
+		v1.NodeSelectorRequirement{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_NodeSelectorRequirement(ref),
+		v1.NodeSelectorTerm{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_NodeSelectorTerm(ref),
+		v1.NodeSpec{}.OpenAPIModelName():                                        schema_k8sio_api_core_v1_NodeSpec(ref),
+		v1.NodeStatus{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_NodeStatus(ref),
+		v1.NodeSwapStatus{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_NodeSwapStatus(ref),
+		v1.NodeSystemInfo{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_NodeSystemInfo(ref),
+		v1.ObjectFieldSelector{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_ObjectFieldSelector(ref),
+		v1.ObjectReference{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_ObjectReference(ref),
+		v1.PersistentVolume{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_PersistentVolume(ref),
+		v1.PersistentVolumeClaim{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_PersistentVolumeClaim(ref),
+		v1.PersistentVolumeClaimCondition{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_PersistentVolumeClaimCondition(ref),
+		v1.PersistentVolumeClaimList{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_PersistentVolumeClaimList(ref),
+		v1.PersistentVolumeClaimSpec{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_PersistentVolumeClaimSpec(ref),
+		v1.PersistentVolumeClaimStatus{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_PersistentVolumeClaimStatus(ref),
+		v1.PersistentVolumeClaimTemplate{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_PersistentVolumeClaimTemplate(ref),
+		v1.PersistentVolumeClaimVolumeSource{}.OpenAPIModelName():               schema_k8sio_api_core_v1_PersistentVolumeClaimVolumeSource(ref),
+		v1.PersistentVolumeList{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_PersistentVolumeList(ref),
+		v1.PersistentVolumeSource{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_PersistentVolumeSource(ref),
+		v1.PersistentVolumeSpec{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_PersistentVolumeSpec(ref),
+		v1.PersistentVolumeStatus{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_PersistentVolumeStatus(ref),
+		v1.PhotonPersistentDiskVolumeSource{}.OpenAPIModelName():                schema_k8sio_api_core_v1_PhotonPersistentDiskVolumeSource(ref),
+		v1.Pod{}.OpenAPIModelName():                                             schema_k8sio_api_core_v1_Pod(ref),
+		v1.PodAffinity{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_PodAffinity(ref),
+		v1.PodAffinityTerm{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_PodAffinityTerm(ref),
+		v1.PodAntiAffinity{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_PodAntiAffinity(ref),
+		v1.PodAttachOptions{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_PodAttachOptions(ref),
+		v1.PodCertificateProjection{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_PodCertificateProjection(ref),
+		v1.PodCondition{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_PodCondition(ref),
+		v1.PodDNSConfig{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_PodDNSConfig(ref),
+		v1.PodDNSConfigOption{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_PodDNSConfigOption(ref),
+		v1.PodExecOptions{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_PodExecOptions(ref),
+		v1.PodExtendedResourceClaimStatus{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_PodExtendedResourceClaimStatus(ref),
+		v1.PodIP{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_PodIP(ref),
+		v1.PodList{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_PodList(ref),
+		v1.PodLogOptions{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_PodLogOptions(ref),
+		v1.PodOS{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_PodOS(ref),
+		v1.PodPortForwardOptions{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_PodPortForwardOptions(ref),
+		v1.PodProxyOptions{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_PodProxyOptions(ref),
+		v1.PodReadinessGate{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_PodReadinessGate(ref),
+		v1.PodResourceClaim{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_PodResourceClaim(ref),
+		v1.PodResourceClaimStatus{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_PodResourceClaimStatus(ref),
+		v1.PodSchedulingGate{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_PodSchedulingGate(ref),
+		v1.PodSchedulingGroup{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_PodSchedulingGroup(ref),
+		v1.PodSecurityContext{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_PodSecurityContext(ref),
+		v1.PodSignature{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_PodSignature(ref),
+		v1.PodSpec{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_PodSpec(ref),
+		v1.PodStatus{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_PodStatus(ref),
+		v1.PodStatusResult{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_PodStatusResult(ref),
+		v1.PodTemplate{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_PodTemplate(ref),
+		v1.PodTemplateList{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_PodTemplateList(ref),
+		v1.PodTemplateSpec{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_PodTemplateSpec(ref),
+		v1.PortStatus{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_PortStatus(ref),
+		v1.PortworxVolumeSource{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_PortworxVolumeSource(ref),
+		v1.PreferAvoidPodsEntry{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_PreferAvoidPodsEntry(ref),
+		v1.PreferredSchedulingTerm{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_PreferredSchedulingTerm(ref),
+		v1.Probe{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_Probe(ref),
+		v1.ProbeHandler{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_ProbeHandler(ref),
+		v1.ProjectedVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ProjectedVolumeSource(ref),
+		v1.QuobyteVolumeSource{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_QuobyteVolumeSource(ref),
+		v1.RBDPersistentVolumeSource{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_RBDPersistentVolumeSource(ref),
+		v1.RBDVolumeSource{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_RBDVolumeSource(ref),
+		v1.RangeAllocation{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_RangeAllocation(ref),
+		v1.ReplicationController{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ReplicationController(ref),
+		v1.ReplicationControllerCondition{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_ReplicationControllerCondition(ref),
+		v1.ReplicationControllerList{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_ReplicationControllerList(ref),
+		v1.ReplicationControllerSpec{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_ReplicationControllerSpec(ref),
+		v1.ReplicationControllerStatus{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_ReplicationControllerStatus(ref),
+		v1.ResourceClaim{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ResourceClaim(ref),
+		v1.ResourceFieldSelector{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ResourceFieldSelector(ref),
+		v1.ResourceHealth{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_ResourceHealth(ref),
+		v1.ResourceQuota{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ResourceQuota(ref),
+		v1.ResourceQuotaList{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_ResourceQuotaList(ref),
+		v1.ResourceQuotaSpec{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_ResourceQuotaSpec(ref),
+		v1.ResourceQuotaStatus{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_ResourceQuotaStatus(ref),
+		v1.ResourceRequirements{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_ResourceRequirements(ref),
+		v1.ResourceStatus{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_ResourceStatus(ref),
+		v1.SELinuxOptions{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_SELinuxOptions(ref),
+		v1.ScaleIOPersistentVolumeSource{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_ScaleIOPersistentVolumeSource(ref),
+		v1.ScaleIOVolumeSource{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_ScaleIOVolumeSource(ref),
+		v1.ScopeSelector{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ScopeSelector(ref),
+		v1.ScopedResourceSelectorRequirement{}.OpenAPIModelName():               schema_k8sio_api_core_v1_ScopedResourceSelectorRequirement(ref),
+		v1.SeccompProfile{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_SeccompProfile(ref),
+		v1.Secret{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_Secret(ref),
+		v1.SecretEnvSource{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_SecretEnvSource(ref),
+		v1.SecretKeySelector{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_SecretKeySelector(ref),
+		v1.SecretList{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_SecretList(ref),
+		v1.SecretProjection{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_SecretProjection(ref),
+		v1.SecretReference{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_SecretReference(ref),
+		v1.SecretVolumeSource{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_SecretVolumeSource(ref),
+		v1.SecurityContext{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_SecurityContext(ref),
+		v1.SerializedReference{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_SerializedReference(ref),
+		v1.Service{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_Service(ref),
+		v1.ServiceAccount{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_ServiceAccount(ref),
+		v1.ServiceAccountList{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_ServiceAccountList(ref),
+		v1.ServiceAccountTokenProjection{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_ServiceAccountTokenProjection(ref),
+		v1.ServiceList{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_ServiceList(ref),
+		v1.ServicePort{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_ServicePort(ref),
+		v1.ServiceProxyOptions{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_ServiceProxyOptions(ref),
+		v1.ServiceSpec{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_ServiceSpec(ref),
+		v1.ServiceStatus{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ServiceStatus(ref),
+		v1.SessionAffinityConfig{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_SessionAffinityConfig(ref),
+		v1.SleepAction{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_SleepAction(ref),
+		v1.StorageOSPersistentVolumeSource{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_StorageOSPersistentVolumeSource(ref),
+		v1.StorageOSVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_StorageOSVolumeSource(ref),
+		v1.Sysctl{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_Sysctl(ref),
+		v1.TCPSocketAction{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_TCPSocketAction(ref),
+		v1.Taint{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_Taint(ref),
+		v1.Toleration{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_Toleration(ref),
+		v1.TopologySelectorLabelRequirement{}.OpenAPIModelName():                schema_k8sio_api_core_v1_TopologySelectorLabelRequirement(ref),
+		v1.TopologySelectorTerm{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_TopologySelectorTerm(ref),
+		v1.TopologySpreadConstraint{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_TopologySpreadConstraint(ref),
+		v1.TypedLocalObjectReference{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_TypedLocalObjectReference(ref),
+		v1.TypedObjectReference{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_TypedObjectReference(ref),
+		v1.Volume{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_Volume(ref),
+		v1.VolumeDevice{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_VolumeDevice(ref),
+		v1.VolumeMount{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_VolumeMount(ref),
+		v1.VolumeMountStatus{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_VolumeMountStatus(ref),
+		v1.VolumeNodeAffinity{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_VolumeNodeAffinity(ref),
+		v1.VolumeProjection{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_VolumeProjection(ref),
+		v1.VolumeResourceRequirements{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_VolumeResourceRequirements(ref),
+		v1.VolumeSource{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_VolumeSource(ref),
+		v1.VolumeStatus{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_VolumeStatus(ref),
+		v1.VsphereVirtualDiskVolumeSource{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_VsphereVirtualDiskVolumeSource(ref),
+		v1.WeightedPodAffinityTerm{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_WeightedPodAffinityTerm(ref),
+		v1.WindowsSecurityContextOptions{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_WindowsSecurityContextOptions(ref),
+		resource.Quantity{}.OpenAPIModelName():                                  schema_apimachinery_pkg_api_resource_Quantity(ref),
+		metav1.APIGroup{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_APIGroup(ref),
+		metav1.APIGroupList{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_APIGroupList(ref),
+		metav1.APIResource{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_APIResource(ref),
+		metav1.APIResourceList{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_APIResourceList(ref),
+		metav1.APIVersions{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_APIVersions(ref),
+		metav1.ApplyOptions{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_ApplyOptions(ref),
+		metav1.Condition{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_Condition(ref),
+		metav1.CreateOptions{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_CreateOptions(ref),
+		metav1.DeleteOptions{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_DeleteOptions(ref),
+		metav1.Duration{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_Duration(ref),
+		metav1.FieldSelectorRequirement{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
+		metav1.FieldsV1{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_FieldsV1(ref),
+		metav1.GetOptions{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_GetOptions(ref),
+		metav1.GroupKind{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_GroupKind(ref),
+		metav1.GroupResource{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_GroupResource(ref),
+		metav1.GroupVersion{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_GroupVersion(ref),
+		metav1.GroupVersionForDiscovery{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
+		metav1.GroupVersionKind{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_GroupVersionKind(ref),
+		metav1.GroupVersionResource{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_GroupVersionResource(ref),
+		metav1.InternalEvent{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_InternalEvent(ref),
+		metav1.LabelSelector{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_LabelSelector(ref),
+		metav1.LabelSelectorRequirement{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
+		metav1.List{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_List(ref),
+		metav1.ListMeta{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_ListMeta(ref),
+		metav1.ListOptions{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_ListOptions(ref),
+		metav1.ManagedFieldsEntry{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
+		metav1.MicroTime{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_MicroTime(ref),
+		metav1.ObjectMeta{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_ObjectMeta(ref),
+		metav1.OwnerReference{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_OwnerReference(ref),
+		metav1.PartialObjectMetadata{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
+		metav1.PartialObjectMetadataList{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
+		metav1.Patch{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_Patch(ref),
+		metav1.PatchOptions{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_PatchOptions(ref),
+		metav1.Preconditions{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_Preconditions(ref),
+		metav1.RootPaths{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_RootPaths(ref),
+		metav1.ServerAddressByClientCIDR{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
+		metav1.ShardInfo{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_ShardInfo(ref),
+		metav1.Status{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_Status(ref),
+		metav1.StatusCause{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_StatusCause(ref),
+		metav1.StatusDetails{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_StatusDetails(ref),
+		metav1.Table{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_Table(ref),
+		metav1.TableColumnDefinition{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
+		metav1.TableOptions{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_TableOptions(ref),
+		metav1.TableRow{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_TableRow(ref),
+		metav1.TableRowCondition{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_TableRowCondition(ref),
+		metav1.Time{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_Time(ref),
+		metav1.Timestamp{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_Timestamp(ref),
+		metav1.TypeMeta{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_TypeMeta(ref),
+		metav1.UpdateOptions{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_UpdateOptions(ref),
+		metav1.WatchEvent{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_WatchEvent(ref),
+		runtime.RawExtension{}.OpenAPIModelName():                               schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
+		runtime.TypeMeta{}.OpenAPIModelName():                                   schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
+		runtime.Unknown{}.OpenAPIModelName():                                    schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
+		intstr.IntOrString{}.OpenAPIModelName():                                 schema_apimachinery_pkg_util_intstr_IntOrString(ref),
+		version.Info{}.OpenAPIModelName():                                       schema_k8sio_apimachinery_pkg_version_Info(ref),
 	}
 }
 
@@ -723,7 +724,7 @@ func schema_pkg_apis_virtualization_v1alpha2_CPUStatus(ref common.ReferenceCallb
 						SchemaProps: spec.SchemaProps{
 							Description: "Sockets and cores given to the guest.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUTopology"),
+							Ref:         ref(v1alpha2.CPUTopology{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -731,7 +732,7 @@ func schema_pkg_apis_virtualization_v1alpha2_CPUStatus(ref common.ReferenceCallb
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUTopology", resource.Quantity{}.OpenAPIModelName()},
+			v1alpha2.CPUTopology{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
 	}
 }
 
@@ -865,7 +866,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClassCPU(ref common.ReferenceCallba
 					"discovery": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Node discovery, for type Discovery.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUDiscovery"),
+							Ref:         ref(v1alpha2.CPUDiscovery{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -873,7 +874,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClassCPU(ref common.ReferenceCallba
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUDiscovery"},
+			v1alpha2.CPUDiscovery{}.OpenAPIModelName()},
 	}
 }
 
@@ -935,14 +936,14 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImage(ref common.Refe
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired image; frozen once the image is Ready.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageSpec"),
+							Ref:         ref(v1alpha2.ClusterVirtualImageSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageStatus"),
+							Ref:         ref(v1alpha2.ClusterVirtualImageStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -950,7 +951,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImage(ref common.Refe
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageStatus", metav1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha2.ClusterVirtualImageSpec{}.OpenAPIModelName(), v1alpha2.ClusterVirtualImageStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -973,7 +974,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageContainerImage(r
 						SchemaProps: spec.SchemaProps{
 							Description: "Secret with credentials for the registry.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterImagePullSecret"),
+							Ref:         ref(v1alpha2.ClusterImagePullSecret{}.OpenAPIModelName()),
 						},
 					},
 					"caBundle": {
@@ -988,7 +989,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageContainerImage(r
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterImagePullSecret"},
+			v1alpha2.ClusterImagePullSecret{}.OpenAPIModelName()},
 	}
 }
 
@@ -1010,25 +1011,25 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageDataSource(ref c
 					"http": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Download over HTTP(S).",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceHTTP"),
+							Ref:         ref(v1alpha2.DataSourceHTTP{}.OpenAPIModelName()),
 						},
 					},
 					"containerImage": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Pull from a container registry.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageContainerImage"),
+							Ref:         ref(v1alpha2.ClusterVirtualImageContainerImage{}.OpenAPIModelName()),
 						},
 					},
 					"objectRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Copy an existing image, disk or disk snapshot.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageObjectRef"),
+							Ref:         ref(v1alpha2.ClusterVirtualImageObjectRef{}.OpenAPIModelName()),
 						},
 					},
 					"upload": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Wait for an upload by the user.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceUpload"),
+							Ref:         ref(v1alpha2.DataSourceUpload{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -1036,7 +1037,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageDataSource(ref c
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageContainerImage", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageObjectRef", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceHTTP", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceUpload"},
+			v1alpha2.ClusterVirtualImageContainerImage{}.OpenAPIModelName(), v1alpha2.ClusterVirtualImageObjectRef{}.OpenAPIModelName(), v1alpha2.DataSourceHTTP{}.OpenAPIModelName(), v1alpha2.DataSourceUpload{}.OpenAPIModelName()},
 	}
 }
 
@@ -1079,7 +1080,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageList(ref common.
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImage"),
+										Ref:     ref(v1alpha2.ClusterVirtualImage{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -1090,7 +1091,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageList(ref common.
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImage", metav1.ListMeta{}.OpenAPIModelName()},
+			v1alpha2.ClusterVirtualImage{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -1142,7 +1143,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageSpec(ref common.
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the image data comes from.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageDataSource"),
+							Ref:         ref(v1alpha2.ClusterVirtualImageDataSource{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -1150,7 +1151,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageSpec(ref common.
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageDataSource"},
+			v1alpha2.ClusterVirtualImageDataSource{}.OpenAPIModelName()},
 	}
 }
 
@@ -1171,14 +1172,14 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatus(ref commo
 					"downloadSpeed": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Download speed while provisioning.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.StatusSpeed"),
+							Ref:         ref(v1alpha2.StatusSpeed{}.OpenAPIModelName()),
 						},
 					},
 					"size": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Image sizes.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImageStatusSize"),
+							Ref:         ref(v1alpha2.ImageStatusSize{}.OpenAPIModelName()),
 						},
 					},
 					"format": {
@@ -1199,7 +1200,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatus(ref commo
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the image is stored.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageStatusTarget"),
+							Ref:         ref(v1alpha2.ClusterVirtualImageStatusTarget{}.OpenAPIModelName()),
 						},
 					},
 					"progress": {
@@ -1275,14 +1276,14 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatus(ref commo
 					"imageUploadURLs": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Addresses that accept the upload (Upload sources).",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImageUploadURLs"),
+							Ref:         ref(v1alpha2.ImageUploadURLs{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClusterVirtualImageStatusTarget", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImageStatusSize", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImageUploadURLs", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.StatusSpeed", metav1.Condition{}.OpenAPIModelName()},
+			v1alpha2.ClusterVirtualImageStatusTarget{}.OpenAPIModelName(), v1alpha2.ImageStatusSize{}.OpenAPIModelName(), v1alpha2.ImageUploadURLs{}.OpenAPIModelName(), v1alpha2.StatusSpeed{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -1325,7 +1326,7 @@ func schema_pkg_apis_virtualization_v1alpha2_DataSourceContainerImage(ref common
 						SchemaProps: spec.SchemaProps{
 							Description: "Secret with credentials for the registry.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImagePullSecretName"),
+							Ref:         ref(v1alpha2.ImagePullSecretName{}.OpenAPIModelName()),
 						},
 					},
 					"caBundle": {
@@ -1340,7 +1341,7 @@ func schema_pkg_apis_virtualization_v1alpha2_DataSourceContainerImage(ref common
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImagePullSecretName"},
+			v1alpha2.ImagePullSecretName{}.OpenAPIModelName()},
 	}
 }
 
@@ -1369,7 +1370,7 @@ func schema_pkg_apis_virtualization_v1alpha2_DataSourceHTTP(ref common.Reference
 					"checksum": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Expected checksums of the downloaded file.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Checksum"),
+							Ref:         ref(v1alpha2.Checksum{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -1377,7 +1378,7 @@ func schema_pkg_apis_virtualization_v1alpha2_DataSourceHTTP(ref common.Reference
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Checksum"},
+			v1alpha2.Checksum{}.OpenAPIModelName()},
 	}
 }
 
@@ -1391,14 +1392,14 @@ func schema_pkg_apis_virtualization_v1alpha2_DataSourceUpload(ref common.Referen
 					"checksum": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Expected checksums of the uploaded file.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Checksum"),
+							Ref:         ref(v1alpha2.Checksum{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Checksum"},
+			v1alpha2.Checksum{}.OpenAPIModelName()},
 	}
 }
 
@@ -1709,7 +1710,7 @@ func schema_pkg_apis_virtualization_v1alpha2_NameReplacement(ref common.Referenc
 						SchemaProps: spec.SchemaProps{
 							Description: "Resource to rename.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NameReplacementFrom"),
+							Ref:         ref(v1alpha2.NameReplacementFrom{}.OpenAPIModelName()),
 						},
 					},
 					"to": {
@@ -1725,7 +1726,7 @@ func schema_pkg_apis_virtualization_v1alpha2_NameReplacement(ref common.Referenc
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NameReplacementFrom"},
+			v1alpha2.NameReplacementFrom{}.OpenAPIModelName()},
 	}
 }
 
@@ -1940,13 +1941,13 @@ func schema_pkg_apis_virtualization_v1alpha2_Provisioning(ref common.ReferenceCa
 					"userDataRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Secret with cloud-init user data.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.UserDataRef"),
+							Ref:         ref(v1alpha2.UserDataRef{}.OpenAPIModelName()),
 						},
 					},
 					"sysprepRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Secret with Sysprep answer files.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.SysprepRef"),
+							Ref:         ref(v1alpha2.SysprepRef{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -1954,7 +1955,7 @@ func schema_pkg_apis_virtualization_v1alpha2_Provisioning(ref common.ReferenceCa
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.SysprepRef", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.UserDataRef"},
+			v1alpha2.SysprepRef{}.OpenAPIModelName(), v1alpha2.UserDataRef{}.OpenAPIModelName()},
 	}
 }
 
@@ -1988,14 +1989,14 @@ func schema_pkg_apis_virtualization_v1alpha2_RecommendedResources(ref common.Ref
 					"cpu": {
 						SchemaProps: spec.SchemaProps{
 							Description: "CPU recommendation.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.RecommendedCPU"),
+							Ref:         ref(v1alpha2.RecommendedCPU{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.RecommendedCPU"},
+			v1alpha2.RecommendedCPU{}.OpenAPIModelName()},
 	}
 }
 
@@ -2044,21 +2045,21 @@ func schema_pkg_apis_virtualization_v1alpha2_ResourcesStatus(ref common.Referenc
 						SchemaProps: spec.SchemaProps{
 							Description: "CPU.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUStatus"),
+							Ref:         ref(v1alpha2.CPUStatus{}.OpenAPIModelName()),
 						},
 					},
 					"memory": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Memory.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.MemoryStatus"),
+							Ref:         ref(v1alpha2.MemoryStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUStatus", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.MemoryStatus"},
+			v1alpha2.CPUStatus{}.OpenAPIModelName(), v1alpha2.MemoryStatus{}.OpenAPIModelName()},
 	}
 }
 
@@ -2072,13 +2073,13 @@ func schema_pkg_apis_virtualization_v1alpha2_SizingPolicy(ref common.ReferenceCa
 					"cores": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Core range the policy applies to.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.SizingPolicyCores"),
+							Ref:         ref(v1alpha2.SizingPolicyCores{}.OpenAPIModelName()),
 						},
 					},
 					"memory": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Memory limits.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.SizingPolicyMemory"),
+							Ref:         ref(v1alpha2.SizingPolicyMemory{}.OpenAPIModelName()),
 						},
 					},
 					"dedicatedCores": {
@@ -2131,7 +2132,7 @@ func schema_pkg_apis_virtualization_v1alpha2_SizingPolicy(ref common.ReferenceCa
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.SizingPolicyCores", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.SizingPolicyMemory", intstr.IntOrString{}.OpenAPIModelName()},
+			v1alpha2.SizingPolicyCores{}.OpenAPIModelName(), v1alpha2.SizingPolicyMemory{}.OpenAPIModelName(), intstr.IntOrString{}.OpenAPIModelName()},
 	}
 }
 
@@ -2200,14 +2201,14 @@ func schema_pkg_apis_virtualization_v1alpha2_SizingPolicyMemory(ref common.Refer
 					"perCore": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Bounds of memory per core.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.MemoryMinMax"),
+							Ref:         ref(v1alpha2.MemoryMinMax{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.MemoryMinMax", intstr.IntOrString{}.OpenAPIModelName()},
+			v1alpha2.MemoryMinMax{}.OpenAPIModelName(), intstr.IntOrString{}.OpenAPIModelName()},
 	}
 }
 
@@ -2412,7 +2413,7 @@ func schema_pkg_apis_virtualization_v1alpha2_USBDeviceStatusRef(ref common.Refer
 					"address": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Address in the guest.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.USBAddress"),
+							Ref:         ref(v1alpha2.USBAddress{}.OpenAPIModelName()),
 						},
 					},
 					"hotplugged": {
@@ -2427,7 +2428,7 @@ func schema_pkg_apis_virtualization_v1alpha2_USBDeviceStatusRef(ref common.Refer
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.USBAddress"},
+			v1alpha2.USBAddress{}.OpenAPIModelName()},
 	}
 }
 
@@ -2477,20 +2478,20 @@ func schema_pkg_apis_virtualization_v1alpha2_VMAffinity(ref common.ReferenceCall
 					"virtualMachineAndPodAffinity": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Affinity to VMs and pods.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineAndPodAffinity"),
+							Ref:         ref(v1alpha2.VirtualMachineAndPodAffinity{}.OpenAPIModelName()),
 						},
 					},
 					"virtualMachineAndPodAntiAffinity": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Anti-affinity to VMs and pods.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineAndPodAntiAffinity"),
+							Ref:         ref(v1alpha2.VirtualMachineAndPodAntiAffinity{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineAndPodAffinity", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineAndPodAntiAffinity", v1.NodeAffinity{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineAndPodAffinity{}.OpenAPIModelName(), v1alpha2.VirtualMachineAndPodAntiAffinity{}.OpenAPIModelName(), v1.NodeAffinity{}.OpenAPIModelName()},
 	}
 }
 
@@ -2579,14 +2580,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDisk(ref common.ReferenceCal
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired disk.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskSpec"),
+							Ref:         ref(v1alpha2.VirtualDiskSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskStatus"),
+							Ref:         ref(v1alpha2.VirtualDiskStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -2594,7 +2595,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDisk(ref common.ReferenceCal
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskStatus", metav1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualDiskSpec{}.OpenAPIModelName(), v1alpha2.VirtualDiskStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -2654,32 +2655,32 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskDataSource(ref common.Re
 					"http": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Download over HTTP(S).",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceHTTP"),
+							Ref:         ref(v1alpha2.DataSourceHTTP{}.OpenAPIModelName()),
 						},
 					},
 					"containerImage": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Pull from a container registry.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceContainerImage"),
+							Ref:         ref(v1alpha2.DataSourceContainerImage{}.OpenAPIModelName()),
 						},
 					},
 					"objectRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Copy an image or disk snapshot.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskObjectRef"),
+							Ref:         ref(v1alpha2.VirtualDiskObjectRef{}.OpenAPIModelName()),
 						},
 					},
 					"upload": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Wait for an upload by the user.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceUpload"),
+							Ref:         ref(v1alpha2.DataSourceUpload{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceContainerImage", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceHTTP", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceUpload", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskObjectRef"},
+			v1alpha2.DataSourceContainerImage{}.OpenAPIModelName(), v1alpha2.DataSourceHTTP{}.OpenAPIModelName(), v1alpha2.DataSourceUpload{}.OpenAPIModelName(), v1alpha2.VirtualDiskObjectRef{}.OpenAPIModelName()},
 	}
 }
 
@@ -2722,7 +2723,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskList(ref common.Referenc
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDisk"),
+										Ref:     ref(v1alpha2.VirtualDisk{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -2733,7 +2734,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskList(ref common.Referenc
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDisk", metav1.ListMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualDisk{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -2881,14 +2882,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshot(ref common.Refe
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired snapshot.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskSnapshotSpec"),
+							Ref:         ref(v1alpha2.VirtualDiskSnapshotSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskSnapshotStatus"),
+							Ref:         ref(v1alpha2.VirtualDiskSnapshotStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -2896,7 +2897,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshot(ref common.Refe
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskSnapshotSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskSnapshotStatus", metav1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualDiskSnapshotSpec{}.OpenAPIModelName(), v1alpha2.VirtualDiskSnapshotStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -2939,7 +2940,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotList(ref common.
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskSnapshot"),
+										Ref:     ref(v1alpha2.VirtualDiskSnapshot{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -2950,7 +2951,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotList(ref common.
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskSnapshot", metav1.ListMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualDiskSnapshot{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -3065,21 +3066,21 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSpec(ref common.Referenc
 					"dataSource": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the initial data comes from; a blank disk when omitted.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskDataSource"),
+							Ref:         ref(v1alpha2.VirtualDiskDataSource{}.OpenAPIModelName()),
 						},
 					},
 					"persistentVolumeClaim": {
 						SchemaProps: spec.SchemaProps{
 							Description: "PVC settings.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskPersistentVolumeClaim"),
+							Ref:         ref(v1alpha2.VirtualDiskPersistentVolumeClaim{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskDataSource", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskPersistentVolumeClaim"},
+			v1alpha2.VirtualDiskDataSource{}.OpenAPIModelName(), v1alpha2.VirtualDiskPersistentVolumeClaim{}.OpenAPIModelName()},
 	}
 }
 
@@ -3094,14 +3095,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStats(ref common.Referen
 						SchemaProps: spec.SchemaProps{
 							Description: "Durations of the creation steps.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskCreationDuration"),
+							Ref:         ref(v1alpha2.VirtualDiskCreationDuration{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskCreationDuration"},
+			v1alpha2.VirtualDiskCreationDuration{}.OpenAPIModelName()},
 	}
 }
 
@@ -3115,7 +3116,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref common.Refere
 					"downloadSpeed": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Download speed while provisioning.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.StatusSpeed"),
+							Ref:         ref(v1alpha2.StatusSpeed{}.OpenAPIModelName()),
 						},
 					},
 					"capacity": {
@@ -3129,7 +3130,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref common.Refere
 						SchemaProps: spec.SchemaProps{
 							Description: "PVC holding the disk.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DiskTarget"),
+							Ref:         ref(v1alpha2.DiskTarget{}.OpenAPIModelName()),
 						},
 					},
 					"progress": {
@@ -3166,7 +3167,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref common.Refere
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.AttachedVirtualMachine"),
+										Ref:     ref(v1alpha2.AttachedVirtualMachine{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -3176,7 +3177,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref common.Refere
 						SchemaProps: spec.SchemaProps{
 							Description: "Creation statistics.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskStats"),
+							Ref:         ref(v1alpha2.VirtualDiskStats{}.OpenAPIModelName()),
 						},
 					},
 					"sourceUID": {
@@ -3218,7 +3219,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref common.Refere
 					"imageUploadURLs": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Addresses that accept the upload (Upload sources).",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImageUploadURLs"),
+							Ref:         ref(v1alpha2.ImageUploadURLs{}.OpenAPIModelName()),
 						},
 					},
 					"storageClassName": {
@@ -3232,14 +3233,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref common.Refere
 						SchemaProps: spec.SchemaProps{
 							Description: "Last storage migration.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskMigrationState"),
+							Ref:         ref(v1alpha2.VirtualDiskMigrationState{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.AttachedVirtualMachine", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DiskTarget", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImageUploadURLs", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.StatusSpeed", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskMigrationState", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualDiskStats", metav1.Condition{}.OpenAPIModelName()},
+			v1alpha2.AttachedVirtualMachine{}.OpenAPIModelName(), v1alpha2.DiskTarget{}.OpenAPIModelName(), v1alpha2.ImageUploadURLs{}.OpenAPIModelName(), v1alpha2.StatusSpeed{}.OpenAPIModelName(), v1alpha2.VirtualDiskMigrationState{}.OpenAPIModelName(), v1alpha2.VirtualDiskStats{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -3274,14 +3275,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImage(ref common.ReferenceCa
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired image; frozen once the image is Ready.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageSpec"),
+							Ref:         ref(v1alpha2.VirtualImageSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageStatus"),
+							Ref:         ref(v1alpha2.VirtualImageStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -3289,7 +3290,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImage(ref common.ReferenceCa
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageStatus", metav1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualImageSpec{}.OpenAPIModelName(), v1alpha2.VirtualImageStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -3310,32 +3311,32 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageDataSource(ref common.R
 					"http": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Download over HTTP(S).",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceHTTP"),
+							Ref:         ref(v1alpha2.DataSourceHTTP{}.OpenAPIModelName()),
 						},
 					},
 					"containerImage": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Pull from a container registry.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceContainerImage"),
+							Ref:         ref(v1alpha2.DataSourceContainerImage{}.OpenAPIModelName()),
 						},
 					},
 					"objectRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Copy an existing image, disk or disk snapshot.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageObjectRef"),
+							Ref:         ref(v1alpha2.VirtualImageObjectRef{}.OpenAPIModelName()),
 						},
 					},
 					"upload": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Wait for an upload by the user.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceUpload"),
+							Ref:         ref(v1alpha2.DataSourceUpload{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceContainerImage", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceHTTP", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.DataSourceUpload", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageObjectRef"},
+			v1alpha2.DataSourceContainerImage{}.OpenAPIModelName(), v1alpha2.DataSourceHTTP{}.OpenAPIModelName(), v1alpha2.DataSourceUpload{}.OpenAPIModelName(), v1alpha2.VirtualImageObjectRef{}.OpenAPIModelName()},
 	}
 }
 
@@ -3378,7 +3379,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageList(ref common.Referen
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImage"),
+										Ref:     ref(v1alpha2.VirtualImage{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -3389,7 +3390,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageList(ref common.Referen
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImage", metav1.ListMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualImage{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -3462,14 +3463,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageSpec(ref common.Referen
 						SchemaProps: spec.SchemaProps{
 							Description: "PVC settings when storage is PersistentVolumeClaim.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImagePersistentVolumeClaim"),
+							Ref:         ref(v1alpha2.VirtualImagePersistentVolumeClaim{}.OpenAPIModelName()),
 						},
 					},
 					"dataSource": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the image data comes from.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageDataSource"),
+							Ref:         ref(v1alpha2.VirtualImageDataSource{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -3477,7 +3478,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageSpec(ref common.Referen
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageDataSource", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImagePersistentVolumeClaim"},
+			v1alpha2.VirtualImageDataSource{}.OpenAPIModelName(), v1alpha2.VirtualImagePersistentVolumeClaim{}.OpenAPIModelName()},
 	}
 }
 
@@ -3498,14 +3499,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatus(ref common.Refer
 					"downloadSpeed": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Download speed while provisioning.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.StatusSpeed"),
+							Ref:         ref(v1alpha2.StatusSpeed{}.OpenAPIModelName()),
 						},
 					},
 					"size": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Image sizes.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImageStatusSize"),
+							Ref:         ref(v1alpha2.ImageStatusSize{}.OpenAPIModelName()),
 						},
 					},
 					"format": {
@@ -3526,7 +3527,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatus(ref common.Refer
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the image is stored.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageStatusTarget"),
+							Ref:         ref(v1alpha2.VirtualImageStatusTarget{}.OpenAPIModelName()),
 						},
 					},
 					"progress": {
@@ -3582,7 +3583,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatus(ref common.Refer
 					"imageUploadURLs": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Addresses that accept the upload (Upload sources).",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImageUploadURLs"),
+							Ref:         ref(v1alpha2.ImageUploadURLs{}.OpenAPIModelName()),
 						},
 					},
 					"storageClassName": {
@@ -3596,7 +3597,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatus(ref common.Refer
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImageStatusSize", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ImageUploadURLs", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.StatusSpeed", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualImageStatusTarget", metav1.Condition{}.OpenAPIModelName()},
+			v1alpha2.ImageStatusSize{}.OpenAPIModelName(), v1alpha2.ImageUploadURLs{}.OpenAPIModelName(), v1alpha2.StatusSpeed{}.OpenAPIModelName(), v1alpha2.VirtualImageStatusTarget{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -3658,14 +3659,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachine(ref common.Reference
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired machine.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineSpec"),
+							Ref:         ref(v1alpha2.VirtualMachineSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineStatus"),
+							Ref:         ref(v1alpha2.VirtualMachineStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -3673,7 +3674,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachine(ref common.Reference
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineStatus", metav1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -3716,7 +3717,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAffinity(ref co
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.WeightedVirtualMachineAndPodAffinityTerm"),
+										Ref:     ref(v1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -3726,7 +3727,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAffinity(ref co
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.WeightedVirtualMachineAndPodAffinityTerm", v1.PodAffinityTerm{}.OpenAPIModelName()},
+			v1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName(), v1.PodAffinityTerm{}.OpenAPIModelName()},
 	}
 }
 
@@ -3769,7 +3770,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAntiAffinity(re
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.WeightedVirtualMachineAndPodAffinityTerm"),
+										Ref:     ref(v1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -3779,7 +3780,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAntiAffinity(re
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.WeightedVirtualMachineAndPodAffinityTerm", v1.PodAffinityTerm{}.OpenAPIModelName()},
+			v1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName(), v1.PodAffinityTerm{}.OpenAPIModelName()},
 	}
 }
 
@@ -3814,14 +3815,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired attachment.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineBlockDeviceAttachmentSpec"),
+							Ref:         ref(v1alpha2.VirtualMachineBlockDeviceAttachmentSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineBlockDeviceAttachmentStatus"),
+							Ref:         ref(v1alpha2.VirtualMachineBlockDeviceAttachmentStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -3829,7 +3830,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineBlockDeviceAttachmentSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineBlockDeviceAttachmentStatus", metav1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineBlockDeviceAttachmentSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineBlockDeviceAttachmentStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -3872,7 +3873,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineBlockDeviceAttachment"),
+										Ref:     ref(v1alpha2.VirtualMachineBlockDeviceAttachment{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -3883,7 +3884,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineBlockDeviceAttachment", metav1.ListMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineBlockDeviceAttachment{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -3906,7 +3907,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment
 						SchemaProps: spec.SchemaProps{
 							Description: "Device to attach.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VMBDAObjectRef"),
+							Ref:         ref(v1alpha2.VMBDAObjectRef{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -3914,7 +3915,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VMBDAObjectRef"},
+			v1alpha2.VMBDAObjectRef{}.OpenAPIModelName()},
 	}
 }
 
@@ -4007,14 +4008,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClass(ref common.Refe
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired class.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineClassSpec"),
+							Ref:         ref(v1alpha2.VirtualMachineClassSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineClassStatus"),
+							Ref:         ref(v1alpha2.VirtualMachineClassStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -4022,7 +4023,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClass(ref common.Refe
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineClassSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineClassStatus", metav1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineClassSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineClassStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4065,7 +4066,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassList(ref common.
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineClass"),
+										Ref:     ref(v1alpha2.VirtualMachineClass{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -4076,7 +4077,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassList(ref common.
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineClass", metav1.ListMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineClass{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4091,7 +4092,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassSpec(ref common.
 						SchemaProps: spec.SchemaProps{
 							Description: "Nodes VMs of the class may run on.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NodeSelector"),
+							Ref:         ref(v1alpha2.NodeSelector{}.OpenAPIModelName()),
 						},
 					},
 					"tolerations": {
@@ -4117,7 +4118,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassSpec(ref common.
 						SchemaProps: spec.SchemaProps{
 							Description: "Virtual CPU model; immutable.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClassCPU"),
+							Ref:         ref(v1alpha2.ClassCPU{}.OpenAPIModelName()),
 						},
 					},
 					"sizingPolicies": {
@@ -4133,7 +4134,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassSpec(ref common.
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.SizingPolicy"),
+										Ref:     ref(v1alpha2.SizingPolicy{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -4144,7 +4145,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassSpec(ref common.
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ClassCPU", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NodeSelector", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.SizingPolicy", v1.Toleration{}.OpenAPIModelName()},
+			v1alpha2.ClassCPU{}.OpenAPIModelName(), v1alpha2.NodeSelector{}.OpenAPIModelName(), v1alpha2.SizingPolicy{}.OpenAPIModelName(), v1.Toleration{}.OpenAPIModelName()},
 	}
 }
 
@@ -4167,7 +4168,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassStatus(ref commo
 						SchemaProps: spec.SchemaProps{
 							Description: "CPU features of the class.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUFeatures"),
+							Ref:         ref(v1alpha2.CPUFeatures{}.OpenAPIModelName()),
 						},
 					},
 					"availableNodes": {
@@ -4238,7 +4239,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassStatus(ref commo
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUFeatures", resource.Quantity{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
+			v1alpha2.CPUFeatures{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -4273,21 +4274,21 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddress(ref common.
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired address.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressSpec"),
+							Ref:         ref(v1alpha2.VirtualMachineIPAddressSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressStatus"),
+							Ref:         ref(v1alpha2.VirtualMachineIPAddressStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressStatus", metav1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineIPAddressSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineIPAddressStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4322,21 +4323,21 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLease(ref co
 						SchemaProps: spec.SchemaProps{
 							Description: "Binding of the lease.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressLeaseSpec"),
+							Ref:         ref(v1alpha2.VirtualMachineIPAddressLeaseSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressLeaseStatus"),
+							Ref:         ref(v1alpha2.VirtualMachineIPAddressLeaseStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressLeaseSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressLeaseStatus", metav1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineIPAddressLeaseSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineIPAddressLeaseStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4409,7 +4410,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseList(re
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressLease"),
+										Ref:     ref(v1alpha2.VirtualMachineIPAddressLease{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -4420,7 +4421,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseList(re
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressLease", metav1.ListMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineIPAddressLease{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4434,14 +4435,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseSpec(re
 					"virtualMachineIPAddressRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Address object that holds the lease.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressLeaseIPAddressRef"),
+							Ref:         ref(v1alpha2.VirtualMachineIPAddressLeaseIPAddressRef{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddressLeaseIPAddressRef"},
+			v1alpha2.VirtualMachineIPAddressLeaseIPAddressRef{}.OpenAPIModelName()},
 	}
 }
 
@@ -4535,7 +4536,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressList(ref com
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddress"),
+										Ref:     ref(v1alpha2.VirtualMachineIPAddress{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -4546,7 +4547,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressList(ref com
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineIPAddress", metav1.ListMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineIPAddress{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4716,7 +4717,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineList(ref common.Refer
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachine"),
+										Ref:     ref(v1alpha2.VirtualMachine{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -4727,7 +4728,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineList(ref common.Refer
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachine", metav1.ListMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachine{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4781,14 +4782,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineMigrationState(ref co
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the VM moved to.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineLocation"),
+							Ref:         ref(v1alpha2.VirtualMachineLocation{}.OpenAPIModelName()),
 						},
 					},
 					"source": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the VM moved from.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineLocation"),
+							Ref:         ref(v1alpha2.VirtualMachineLocation{}.OpenAPIModelName()),
 						},
 					},
 					"result": {
@@ -4802,7 +4803,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineMigrationState(ref co
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineLocation", metav1.Time{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineLocation{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -4837,14 +4838,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperation(ref common.
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired operation; immutable.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationSpec"),
+							Ref:         ref(v1alpha2.VirtualMachineOperationSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationStatus"),
+							Ref:         ref(v1alpha2.VirtualMachineOperationStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -4852,7 +4853,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperation(ref common.
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationStatus", metav1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineOperationSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineOperationStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4911,7 +4912,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneSpec(re
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NameReplacement"),
+										Ref:     ref(v1alpha2.NameReplacement{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -4920,7 +4921,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneSpec(re
 					"customization": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Prefix and suffix for every name.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationCloneCustomization"),
+							Ref:         ref(v1alpha2.VirtualMachineOperationCloneCustomization{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -4928,7 +4929,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneSpec(re
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NameReplacement", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationCloneCustomization"},
+			v1alpha2.NameReplacement{}.OpenAPIModelName(), v1alpha2.VirtualMachineOperationCloneCustomization{}.OpenAPIModelName()},
 	}
 }
 
@@ -4971,7 +4972,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationList(ref com
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperation"),
+										Ref:     ref(v1alpha2.VirtualMachineOperation{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -4982,7 +4983,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationList(ref com
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperation", metav1.ListMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineOperation{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -5132,19 +5133,19 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationSpec(ref com
 					"restore": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Parameters of a Restore.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationRestoreSpec"),
+							Ref:         ref(v1alpha2.VirtualMachineOperationRestoreSpec{}.OpenAPIModelName()),
 						},
 					},
 					"clone": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Parameters of a Clone.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationCloneSpec"),
+							Ref:         ref(v1alpha2.VirtualMachineOperationCloneSpec{}.OpenAPIModelName()),
 						},
 					},
 					"migrate": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Parameters of a Migrate.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationMigrateSpec"),
+							Ref:         ref(v1alpha2.VirtualMachineOperationMigrateSpec{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -5152,7 +5153,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationSpec(ref com
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationCloneSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationMigrateSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationRestoreSpec"},
+			v1alpha2.VirtualMachineOperationCloneSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineOperationMigrateSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineOperationRestoreSpec{}.OpenAPIModelName()},
 	}
 }
 
@@ -5220,7 +5221,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationStatus(ref c
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationResource"),
+										Ref:     ref(v1alpha2.VirtualMachineOperationResource{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5231,7 +5232,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationStatus(ref c
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineOperationResource", metav1.Condition{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineOperationResource{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -5324,14 +5325,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestore(ref common.Re
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired restore.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineRestoreSpec"),
+							Ref:         ref(v1alpha2.VirtualMachineRestoreSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineRestoreStatus"),
+							Ref:         ref(v1alpha2.VirtualMachineRestoreStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -5339,7 +5340,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestore(ref common.Re
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineRestoreSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineRestoreStatus", metav1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineRestoreSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineRestoreStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -5382,7 +5383,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreList(ref commo
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineRestore"),
+										Ref:     ref(v1alpha2.VirtualMachineRestore{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5393,7 +5394,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreList(ref commo
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineRestore", metav1.ListMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineRestore{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -5432,7 +5433,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreSpec(ref commo
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NameReplacement"),
+										Ref:     ref(v1alpha2.NameReplacement{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5443,7 +5444,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreSpec(ref commo
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NameReplacement"},
+			v1alpha2.NameReplacement{}.OpenAPIModelName()},
 	}
 }
 
@@ -5531,14 +5532,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshot(ref common.R
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired snapshot.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineSnapshotSpec"),
+							Ref:         ref(v1alpha2.VirtualMachineSnapshotSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineSnapshotStatus"),
+							Ref:         ref(v1alpha2.VirtualMachineSnapshotStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -5546,7 +5547,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshot(ref common.R
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineSnapshotSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineSnapshotStatus", metav1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineSnapshotSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineSnapshotStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -5589,7 +5590,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotList(ref comm
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineSnapshot"),
+										Ref:     ref(v1alpha2.VirtualMachineSnapshot{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5600,7 +5601,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotList(ref comm
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineSnapshot", metav1.ListMeta{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineSnapshot{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -5647,7 +5648,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotSpec(ref comm
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VolumeSnapshotClassName"),
+										Ref:     ref(v1alpha2.VolumeSnapshotClassName{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5658,7 +5659,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotSpec(ref comm
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VolumeSnapshotClassName"},
+			v1alpha2.VolumeSnapshotClassName{}.OpenAPIModelName()},
 	}
 }
 
@@ -5753,7 +5754,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotStatus(ref co
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ResourceRef"),
+										Ref:     ref(v1alpha2.ResourceRef{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5764,7 +5765,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotStatus(ref co
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ResourceRef", metav1.Condition{}.OpenAPIModelName()},
+			v1alpha2.ResourceRef{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -5802,7 +5803,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.TopologySpreadConstraint"),
+										Ref:     ref(v1alpha2.TopologySpreadConstraint{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5811,7 +5812,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 					"affinity": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Placement rules.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VMAffinity"),
+							Ref:         ref(v1alpha2.VMAffinity{}.OpenAPIModelName()),
 						},
 					},
 					"nodeSelector": {
@@ -5859,7 +5860,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 					"disruptions": {
 						SchemaProps: spec.SchemaProps{
 							Description: "How changes that need a restart are applied.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Disruptions"),
+							Ref:         ref(v1alpha2.Disruptions{}.OpenAPIModelName()),
 						},
 					},
 					"terminationGracePeriodSeconds": {
@@ -5902,14 +5903,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 						SchemaProps: spec.SchemaProps{
 							Description: "Virtual CPU.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUSpec"),
+							Ref:         ref(v1alpha2.CPUSpec{}.OpenAPIModelName()),
 						},
 					},
 					"memory": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Memory.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.MemorySpec"),
+							Ref:         ref(v1alpha2.MemorySpec{}.OpenAPIModelName()),
 						},
 					},
 					"blockDeviceRefs": {
@@ -5925,7 +5926,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.BlockDeviceSpecRef"),
+										Ref:     ref(v1alpha2.BlockDeviceSpecRef{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5934,7 +5935,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 					"provisioning": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Guest configuration at first boot.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Provisioning"),
+							Ref:         ref(v1alpha2.Provisioning{}.OpenAPIModelName()),
 						},
 					},
 					"liveMigrationPolicy": {
@@ -5957,7 +5958,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NetworksSpec"),
+										Ref:     ref(v1alpha2.NetworksSpec{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5976,7 +5977,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.USBDeviceSpecRef"),
+										Ref:     ref(v1alpha2.USBDeviceSpecRef{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5995,7 +5996,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.GPUSpec"),
+										Ref:     ref(v1alpha2.GPUSpec{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6006,7 +6007,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.BlockDeviceSpecRef", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.CPUSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Disruptions", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.GPUSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.MemorySpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NetworksSpec", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Provisioning", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.TopologySpreadConstraint", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.USBDeviceSpecRef", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VMAffinity", v1.Toleration{}.OpenAPIModelName()},
+			v1alpha2.BlockDeviceSpecRef{}.OpenAPIModelName(), v1alpha2.CPUSpec{}.OpenAPIModelName(), v1alpha2.Disruptions{}.OpenAPIModelName(), v1alpha2.GPUSpec{}.OpenAPIModelName(), v1alpha2.MemorySpec{}.OpenAPIModelName(), v1alpha2.NetworksSpec{}.OpenAPIModelName(), v1alpha2.Provisioning{}.OpenAPIModelName(), v1alpha2.TopologySpreadConstraint{}.OpenAPIModelName(), v1alpha2.USBDeviceSpecRef{}.OpenAPIModelName(), v1alpha2.VMAffinity{}.OpenAPIModelName(), v1.Toleration{}.OpenAPIModelName()},
 	}
 }
 
@@ -6030,7 +6031,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStats(ref common.Refe
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachinePhaseTransitionTimestamp"),
+										Ref:     ref(v1alpha2.VirtualMachinePhaseTransitionTimestamp{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6040,7 +6041,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStats(ref common.Refe
 						SchemaProps: spec.SchemaProps{
 							Description: "Durations of the start steps.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineLaunchTimeDuration"),
+							Ref:         ref(v1alpha2.VirtualMachineLaunchTimeDuration{}.OpenAPIModelName()),
 						},
 					},
 					"lastStartTime": {
@@ -6053,7 +6054,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStats(ref common.Refe
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineLaunchTimeDuration", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachinePhaseTransitionTimestamp", metav1.Time{}.OpenAPIModelName()},
+			v1alpha2.VirtualMachineLaunchTimeDuration{}.OpenAPIModelName(), v1alpha2.VirtualMachinePhaseTransitionTimestamp{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -6105,7 +6106,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.BlockDeviceStatusRef"),
+										Ref:     ref(v1alpha2.BlockDeviceStatusRef{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6114,20 +6115,19 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 					"guestOSInfo": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Guest system reported by the agent.",
-							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.GuestOSInfo"),
+							Ref:         ref(v1alpha2.GuestOSInfo{}.OpenAPIModelName()),
 						},
 					},
 					"stats": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Statistics.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineStats"),
+							Ref:         ref(v1alpha2.VirtualMachineStats{}.OpenAPIModelName()),
 						},
 					},
 					"migrationState": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Last live migration.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineMigrationState"),
+							Ref:         ref(v1alpha2.VirtualMachineMigrationState{}.OpenAPIModelName()),
 						},
 					},
 					"conditions": {
@@ -6190,7 +6190,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachinePod"),
+										Ref:     ref(v1alpha2.VirtualMachinePod{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6199,21 +6199,19 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 					"resources": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Resources the VM runs with.",
-							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ResourcesStatus"),
+							Ref:         ref(v1alpha2.ResourcesStatus{}.OpenAPIModelName()),
 						},
 					},
 					"versions": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Versions of the hypervisor parts.",
-							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Versions"),
+							Ref:         ref(v1alpha2.Versions{}.OpenAPIModelName()),
 						},
 					},
 					"recommendedResources": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Resource settings the platform recommends.",
-							Ref:         ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.RecommendedResources"),
+							Ref:         ref(v1alpha2.RecommendedResources{}.OpenAPIModelName()),
 						},
 					},
 					"usbDevices": {
@@ -6229,7 +6227,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.USBDeviceStatusRef"),
+										Ref:     ref(v1alpha2.USBDeviceStatusRef{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6248,7 +6246,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref("github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NetworksStatus"),
+										Ref:     ref(v1alpha2.NetworksStatus{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6258,7 +6256,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 			},
 		},
 		Dependencies: []string{
-			"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.BlockDeviceStatusRef", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.GuestOSInfo", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.NetworksStatus", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.RecommendedResources", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.ResourcesStatus", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.USBDeviceStatusRef", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.Versions", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineMigrationState", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachinePod", "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2.VirtualMachineStats", metav1.Condition{}.OpenAPIModelName(), runtime.RawExtension{}.OpenAPIModelName()},
+			v1alpha2.BlockDeviceStatusRef{}.OpenAPIModelName(), v1alpha2.GuestOSInfo{}.OpenAPIModelName(), v1alpha2.NetworksStatus{}.OpenAPIModelName(), v1alpha2.RecommendedResources{}.OpenAPIModelName(), v1alpha2.ResourcesStatus{}.OpenAPIModelName(), v1alpha2.USBDeviceStatusRef{}.OpenAPIModelName(), v1alpha2.Versions{}.OpenAPIModelName(), v1alpha2.VirtualMachineMigrationState{}.OpenAPIModelName(), v1alpha2.VirtualMachinePod{}.OpenAPIModelName(), v1alpha2.VirtualMachineStats{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName(), runtime.RawExtension{}.OpenAPIModelName()},
 	}
 }
 

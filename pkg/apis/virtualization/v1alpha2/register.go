@@ -22,7 +22,7 @@ var (
 
 func init() {
 	// Defaulters and conversions are registered by the generated code.
-	localSchemeBuilder.Register(addDefaultingFuncs)
+	localSchemeBuilder.Register(addDefaultingFuncs, addFieldLabelConversionFuncs)
 }
 
 // Resource returns a GroupResource for the given resource name.

@@ -508,7 +508,7 @@ type VirtualMachineStatus struct {
 	// +listType=atomic
 	BlockDeviceRefs []BlockDeviceStatusRef `json:"blockDeviceRefs,omitempty"`
 	// Guest system reported by the agent.
-	GuestOSInfo GuestOSInfo `json:"guestOSInfo,omitempty"`
+	GuestOSInfo *GuestOSInfo `json:"guestOSInfo,omitempty"`
 	// Statistics.
 	Stats *VirtualMachineStats `json:"stats,omitempty"`
 	// Last live migration.
@@ -526,9 +526,9 @@ type VirtualMachineStatus struct {
 	// +listType=atomic
 	VirtualMachinePods []VirtualMachinePod `json:"virtualMachinePods,omitempty"`
 	// Resources the VM runs with.
-	Resources ResourcesStatus `json:"resources,omitempty"`
+	Resources *ResourcesStatus `json:"resources,omitempty"`
 	// Versions of the hypervisor parts.
-	Versions Versions `json:"versions,omitempty"`
+	Versions *Versions `json:"versions,omitempty"`
 	// Resource settings the platform recommends.
 	RecommendedResources *RecommendedResources `json:"recommendedResources,omitempty"`
 	// USB devices and their state.

@@ -4490,21 +4490,15 @@ func autoConvert_v1alpha2_VirtualMachineStatus_To_virtualization_VirtualMachineS
 	out.VirtualMachineIPAddress = in.VirtualMachineIPAddress
 	out.IPAddress = in.IPAddress
 	out.BlockDeviceRefs = *(*[]virtualization.BlockDeviceStatusRef)(unsafe.Pointer(&in.BlockDeviceRefs))
-	if err := Convert_v1alpha2_GuestOSInfo_To_virtualization_GuestOSInfo(&in.GuestOSInfo, &out.GuestOSInfo, s); err != nil {
-		return err
-	}
+	out.GuestOSInfo = (*virtualization.GuestOSInfo)(unsafe.Pointer(in.GuestOSInfo))
 	out.Stats = (*virtualization.VirtualMachineStats)(unsafe.Pointer(in.Stats))
 	out.MigrationState = (*virtualization.VirtualMachineMigrationState)(unsafe.Pointer(in.MigrationState))
 	out.Conditions = *(*[]v1.Condition)(unsafe.Pointer(&in.Conditions))
 	out.RestartAwaitingChanges = *(*[]runtime.RawExtension)(unsafe.Pointer(&in.RestartAwaitingChanges))
 	out.ObservedGeneration = in.ObservedGeneration
 	out.VirtualMachinePods = *(*[]virtualization.VirtualMachinePod)(unsafe.Pointer(&in.VirtualMachinePods))
-	if err := Convert_v1alpha2_ResourcesStatus_To_virtualization_ResourcesStatus(&in.Resources, &out.Resources, s); err != nil {
-		return err
-	}
-	if err := Convert_v1alpha2_Versions_To_virtualization_Versions(&in.Versions, &out.Versions, s); err != nil {
-		return err
-	}
+	out.Resources = (*virtualization.ResourcesStatus)(unsafe.Pointer(in.Resources))
+	out.Versions = (*virtualization.Versions)(unsafe.Pointer(in.Versions))
 	out.RecommendedResources = (*virtualization.RecommendedResources)(unsafe.Pointer(in.RecommendedResources))
 	out.USBDevices = *(*[]virtualization.USBDeviceStatusRef)(unsafe.Pointer(&in.USBDevices))
 	out.Networks = *(*[]virtualization.NetworksStatus)(unsafe.Pointer(&in.Networks))
@@ -4522,21 +4516,15 @@ func autoConvert_virtualization_VirtualMachineStatus_To_v1alpha2_VirtualMachineS
 	out.VirtualMachineIPAddress = in.VirtualMachineIPAddress
 	out.IPAddress = in.IPAddress
 	out.BlockDeviceRefs = *(*[]BlockDeviceStatusRef)(unsafe.Pointer(&in.BlockDeviceRefs))
-	if err := Convert_virtualization_GuestOSInfo_To_v1alpha2_GuestOSInfo(&in.GuestOSInfo, &out.GuestOSInfo, s); err != nil {
-		return err
-	}
+	out.GuestOSInfo = (*GuestOSInfo)(unsafe.Pointer(in.GuestOSInfo))
 	out.Stats = (*VirtualMachineStats)(unsafe.Pointer(in.Stats))
 	out.MigrationState = (*VirtualMachineMigrationState)(unsafe.Pointer(in.MigrationState))
 	out.Conditions = *(*[]v1.Condition)(unsafe.Pointer(&in.Conditions))
 	out.RestartAwaitingChanges = *(*[]runtime.RawExtension)(unsafe.Pointer(&in.RestartAwaitingChanges))
 	out.ObservedGeneration = in.ObservedGeneration
 	out.VirtualMachinePods = *(*[]VirtualMachinePod)(unsafe.Pointer(&in.VirtualMachinePods))
-	if err := Convert_virtualization_ResourcesStatus_To_v1alpha2_ResourcesStatus(&in.Resources, &out.Resources, s); err != nil {
-		return err
-	}
-	if err := Convert_virtualization_Versions_To_v1alpha2_Versions(&in.Versions, &out.Versions, s); err != nil {
-		return err
-	}
+	out.Resources = (*ResourcesStatus)(unsafe.Pointer(in.Resources))
+	out.Versions = (*Versions)(unsafe.Pointer(in.Versions))
 	out.RecommendedResources = (*RecommendedResources)(unsafe.Pointer(in.RecommendedResources))
 	out.USBDevices = *(*[]USBDeviceStatusRef)(unsafe.Pointer(&in.USBDevices))
 	out.Networks = *(*[]NetworksStatus)(unsafe.Pointer(&in.Networks))

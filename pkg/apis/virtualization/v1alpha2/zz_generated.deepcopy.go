@@ -3006,7 +3006,11 @@ func (in *VirtualMachineStatus) DeepCopyInto(out *VirtualMachineStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
-	out.GuestOSInfo = in.GuestOSInfo
+	if in.GuestOSInfo != nil {
+		in, out := &in.GuestOSInfo, &out.GuestOSInfo
+		*out = new(GuestOSInfo)
+		**out = **in
+	}
 	if in.Stats != nil {
 		in, out := &in.Stats, &out.Stats
 		*out = new(VirtualMachineStats)
@@ -3036,8 +3040,16 @@ func (in *VirtualMachineStatus) DeepCopyInto(out *VirtualMachineStatus) {
 		*out = make([]VirtualMachinePod, len(*in))
 		copy(*out, *in)
 	}
-	in.Resources.DeepCopyInto(&out.Resources)
-	out.Versions = in.Versions
+	if in.Resources != nil {
+		in, out := &in.Resources, &out.Resources
+		*out = new(ResourcesStatus)
+		(*in).DeepCopyInto(*out)
+	}
+	if in.Versions != nil {
+		in, out := &in.Versions, &out.Versions
+		*out = new(Versions)
+		**out = **in
+	}
 	if in.RecommendedResources != nil {
 		in, out := &in.RecommendedResources, &out.RecommendedResources
 		*out = new(RecommendedResources)

@@ -1,0 +1,8 @@
+package validation
+
+import "testing"
+
+func TestVirtualMachineOperationCorpus(t *testing.T) {
+	dsRunCorpus(t, "virtualmachineoperation", dsKindValidators(
+		ValidateVirtualMachineOperation, ValidateVirtualMachineOperationUpdate, ValidateVirtualMachineOperationStatusUpdate))
+}

@@ -1,0 +1,116 @@
+// Package apiserver assembles the virtualization API server: the scheme, the storage of every
+// resource, OpenAPI, and the admission plugins that check one object against others.
+package apiserver
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+
+	"github.com/virtplane/virtplane/pkg/admission/isodisk"
+	"github.com/virtplane/virtplane/pkg/admission/storageclass"
+	"github.com/virtplane/virtplane/pkg/admission/vmsizing"
+	"github.com/virtplane/virtplane/pkg/apis/virtualization"
+	"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
+	"github.com/virtplane/virtplane/pkg/config"
+	"github.com/virtplane/virtplane/pkg/generated/clientset/versioned"
+	"github.com/virtplane/virtplane/pkg/generated/informers/externalversions"
+	"github.com/virtplane/virtplane/pkg/registry/resource"
+	"github.com/virtplane/virtplane/pkg/registry/virtualization/clustervirtualimage"
+	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualdisk"
+	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualdisksnapshot"
+	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualimage"
+	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualmachine"
+	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualmachineblockdeviceattachment"
+	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualmachineclass"
+	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualmachineipaddress"
+	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualmachineipaddresslease"
+	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualmachineoperation"
+	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualmachinerestore"
+	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualmachinesnapshot"
+)
+
+// Config is the complete configuration of the server.
+type Config struct {
+	Generic  *genericapiserver.RecommendedConfig
+	Platform *config.Config
+}
+
+// Server is the virtualization API server.
+type Server struct {
+	*genericapiserver.GenericAPIServer
+}
+
+type newStorage func(*runtime.Scheme, generic.RESTOptionsGetter) (*resource.REST, *resource.StatusREST, error)
+
+// resources maps each resource to its storage constructor.
+var resources = map[string]newStorage{
+	clustervirtualimage.Names.Plural:                 clustervirtualimage.NewREST,
+	virtualimage.Names.Plural:                        virtualimage.NewREST,
+	virtualdisk.Names.Plural:                         virtualdisk.NewREST,
+	virtualdisksnapshot.Names.Plural:                 virtualdisksnapshot.NewREST,
+	virtualmachine.Names.Plural:                      virtualmachine.NewREST,
+	virtualmachineclass.Names.Plural:                 virtualmachineclass.NewREST,
+	virtualmachineoperation.Names.Plural:             virtualmachineoperation.NewREST,
+	virtualmachineblockdeviceattachment.Names.Plural: virtualmachineblockdeviceattachment.NewREST,
+	virtualmachineipaddress.Names.Plural:             virtualmachineipaddress.NewREST,
+	virtualmachineipaddresslease.Names.Plural:        virtualmachineipaddresslease.NewREST,
+	virtualmachinesnapshot.Names.Plural:              virtualmachinesnapshot.NewREST,
+	virtualmachinerestore.Names.Plural:               virtualmachinerestore.NewREST,
+}
+
+// New builds the server from a completed generic config. The cross-object admission plugins
+// read other objects through informers on the server's own loopback client, started after
+// the server listens.
+func New(c *Config) (*Server, error) {
+	loopback, err := versioned.NewForConfig(c.Generic.LoopbackClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	informers := externalversions.NewSharedInformerFactory(loopback, 10*time.Minute)
+	v := informers.Virtualization().V1alpha2()
+	classes, images, clusterImages := v.VirtualMachineClasses(), v.VirtualImages(), v.ClusterVirtualImages()
+	plugins := []admission.Interface{
+		vmsizing.New(classes.Lister(), classes.Informer().HasSynced),
+		storageclass.New(c.Platform),
+		isodisk.New(images.Lister(), clusterImages.Lister(), func() bool {
+			return images.Informer().HasSynced() && clusterImages.Informer().HasSynced()
+		}),
+	}
+	if c.Generic.AdmissionControl != nil {
+		plugins = append([]admission.Interface{c.Generic.AdmissionControl}, plugins...)
+	}
+	c.Generic.AdmissionControl = admission.NewChainHandler(plugins...)
+
+	s, err := c.Generic.Complete().New("virtualization-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.AddPostStartHook("virtualization-informers", func(ctx genericapiserver.PostStartHookContext) error {
+		informers.Start(ctx.Done())
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+
+	group := genericapiserver.NewDefaultAPIGroupInfo(virtualization.GroupName, Scheme, ParameterCodec, Codecs)
+	storage := map[string]rest.Storage{}
+	for name, newREST := range resources {
+		main, status, err := newREST(Scheme, c.Generic.RESTOptionsGetter)
+		if err != nil {
+			return nil, fmt.Errorf("storage for %s: %w", name, err)
+		}
+		storage[name] = main
+		storage[name+"/status"] = status
+	}
+	group.VersionedResourcesStorageMap[v1alpha2.SchemeGroupVersion.Version] = storage
+	if err := s.InstallAPIGroup(&group); err != nil {
+		return nil, err
+	}
+	return &Server{GenericAPIServer: s}, nil
+}

@@ -1,0 +1,34 @@
+package apiserver
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+
+	"github.com/virtplane/virtplane/pkg/apis/virtualization/install"
+)
+
+var (
+	// Scheme holds the internal and served versions of the group.
+	Scheme = runtime.NewScheme()
+	// Codecs encodes and decodes the group's objects.
+	Codecs = serializer.NewCodecFactory(Scheme)
+)
+
+func init() {
+	install.Install(Scheme)
+	// Options, Status and other unversioned meta types, as every API server registers them.
+	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
+	unversioned := schema.GroupVersion{Group: "", Version: "v1"}
+	Scheme.AddUnversionedTypes(unversioned,
+		&metav1.Status{},
+		&metav1.APIVersions{},
+		&metav1.APIGroupList{},
+		&metav1.APIGroup{},
+		&metav1.APIResourceList{},
+	)
+}
+
+// ParameterCodec decodes query parameters into options.
+var ParameterCodec = runtime.NewParameterCodec(Scheme)

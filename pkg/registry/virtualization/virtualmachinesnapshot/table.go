@@ -1,0 +1,13 @@
+package virtualmachinesnapshot
+
+import (
+	"github.com/virtplane/virtplane/pkg/apis/virtualization"
+	"github.com/virtplane/virtplane/pkg/registry/resource"
+)
+
+// Table prints the columns of the API reference; priority 1 shows only with -o wide.
+var Table = resource.NewTable([]resource.Column[*virtualization.VirtualMachineSnapshot]{
+	{Name: "Phase", Type: "string", Value: func(o *virtualization.VirtualMachineSnapshot) interface{} { return resource.String(o.Status.Phase) }},
+	{Name: "Consistent", Type: "boolean", Value: func(o *virtualization.VirtualMachineSnapshot) interface{} { return resource.Bool(o.Status.Consistent) }},
+	resource.CreatedAge[*virtualization.VirtualMachineSnapshot]("Age"),
+})
