@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
-	"k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/component-base/compatibility"
 	netutils "k8s.io/utils/net"
 

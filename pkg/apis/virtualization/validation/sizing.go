@@ -74,11 +74,21 @@ func vmPolicyRanges(policies []virtualization.SizingPolicy) string {
 	return strings.Join(ranges, ", ")
 }
 
-// vmPolicyQuantity parses an optional policy bound; bounds that do not parse are ignored here,
-// since class validation refuses them.
+// vmPolicyQuantity reads an optional policy bound; a bound that is not a positive quantity is
+// ignored here, since class validation refuses it.
 func vmPolicyQuantity(v *intstr.IntOrString) *resource.Quantity {
-	q, err := parseIntOrStringQuantity(v, field.NewPath("unused"))
-	if err != nil || q == nil || q.Sign() <= 0 {
+	if v == nil {
+		return nil
+	}
+	q := resource.NewQuantity(int64(v.IntVal), resource.BinarySI)
+	if v.Type == intstr.String {
+		parsed, err := resource.ParseQuantity(v.StrVal)
+		if err != nil {
+			return nil
+		}
+		q = &parsed
+	}
+	if q.Sign() <= 0 {
 		return nil
 	}
 	return q
