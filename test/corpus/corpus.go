@@ -6,6 +6,7 @@
 //
 //	# expect: spec.cpu.cores   field path of the expected Invalid error; absent: must pass
 //	# op: create|update|status  default create
+//	# malformed: true            the (last) document does not decode: the server answers 400
 //
 // create has one document. update has the old object (its status, if any, is written through
 // /status first) and then the new one. status has the object and then the same object with
@@ -39,8 +40,10 @@ type Case struct {
 	Name   string // file name without .yaml
 	Kind   string // directory name
 	Op     Op
-	Expect string   // field path of the expected error; empty for a valid case
-	Docs   [][]byte // YAML documents in order
+	Expect string // field path of the expected error; empty for a valid case
+	// Malformed cases do not decode (e.g. a quantity that does not parse): 400 BadRequest.
+	Malformed bool
+	Docs      [][]byte // YAML documents in order
 }
 
 // Kinds lists the kind directories that have cases.
@@ -100,6 +103,8 @@ func parse(kind, name string, data []byte) (Case, error) {
 			c.Expect = strings.TrimSpace(value)
 		case "op":
 			c.Op = Op(strings.TrimSpace(value))
+		case "malformed":
+			c.Malformed = strings.TrimSpace(value) == "true"
 		}
 	}
 	for _, doc := range bytes.Split(data, []byte("\n---")) {

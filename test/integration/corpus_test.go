@@ -3,6 +3,8 @@ package integration
 import (
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/virtplane/virtplane/test/corpus"
 )
 
@@ -69,6 +71,12 @@ func runCase(t *testing.T, c corpus.Case) {
 
 func checkOutcome(t *testing.T, c corpus.Case, err error) {
 	t.Helper()
+	if c.Malformed {
+		if !apierrors.IsBadRequest(err) {
+			t.Fatalf("expected 400 BadRequest for a malformed manifest, got %v", err)
+		}
+		return
+	}
 	if c.Expect == "" {
 		if err != nil {
 			t.Fatalf("expected the server to accept it: %v", err)

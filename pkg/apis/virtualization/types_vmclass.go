@@ -2,6 +2,7 @@ package virtualization
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -68,19 +69,19 @@ type SizingPolicyCores struct {
 // MemoryMinMax bounds memory per core.
 type MemoryMinMax struct {
 	// Smallest amount.
-	Min *intstr.IntOrString `json:"min,omitempty"`
+	Min *resource.Quantity `json:"min,omitempty"`
 	// Largest amount.
-	Max *intstr.IntOrString `json:"max,omitempty"`
+	Max *resource.Quantity `json:"max,omitempty"`
 }
 
 // SizingPolicyMemory bounds the memory of VMs in a core range.
 type SizingPolicyMemory struct {
 	// Smallest memory size.
-	Min *intstr.IntOrString `json:"min,omitempty"`
+	Min *resource.Quantity `json:"min,omitempty"`
 	// Largest memory size.
-	Max *intstr.IntOrString `json:"max,omitempty"`
+	Max *resource.Quantity `json:"max,omitempty"`
 	// Allowed sizes are min + k*step.
-	Step *intstr.IntOrString `json:"step,omitempty"`
+	Step *resource.Quantity `json:"step,omitempty"`
 	// Bounds of memory per core.
 	PerCore *MemoryMinMax `json:"perCore,omitempty"`
 }

@@ -620,13 +620,13 @@ func (in *MemoryMinMax) DeepCopyInto(out *MemoryMinMax) {
 	*out = *in
 	if in.Min != nil {
 		in, out := &in.Min, &out.Min
-		*out = new(intstr.IntOrString)
-		**out = **in
+		x := (*in).DeepCopy()
+		*out = &x
 	}
 	if in.Max != nil {
 		in, out := &in.Max, &out.Max
-		*out = new(intstr.IntOrString)
-		**out = **in
+		x := (*in).DeepCopy()
+		*out = &x
 	}
 	return
 }
@@ -939,18 +939,18 @@ func (in *SizingPolicyMemory) DeepCopyInto(out *SizingPolicyMemory) {
 	*out = *in
 	if in.Min != nil {
 		in, out := &in.Min, &out.Min
-		*out = new(intstr.IntOrString)
-		**out = **in
+		x := (*in).DeepCopy()
+		*out = &x
 	}
 	if in.Max != nil {
 		in, out := &in.Max, &out.Max
-		*out = new(intstr.IntOrString)
-		**out = **in
+		x := (*in).DeepCopy()
+		*out = &x
 	}
 	if in.Step != nil {
 		in, out := &in.Step, &out.Step
-		*out = new(intstr.IntOrString)
-		**out = **in
+		x := (*in).DeepCopy()
+		*out = &x
 	}
 	if in.PerCore != nil {
 		in, out := &in.PerCore, &out.PerCore
@@ -1333,8 +1333,8 @@ func (in *VirtualDiskPersistentVolumeClaim) DeepCopyInto(out *VirtualDiskPersist
 	*out = *in
 	if in.Size != nil {
 		in, out := &in.Size, &out.Size
-		*out = new(intstr.IntOrString)
-		**out = **in
+		x := (*in).DeepCopy()
+		*out = &x
 	}
 	if in.StorageClassName != nil {
 		in, out := &in.StorageClassName, &out.StorageClassName

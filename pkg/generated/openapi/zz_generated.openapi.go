@@ -1632,20 +1632,20 @@ func schema_pkg_apis_virtualization_v1alpha2_MemoryMinMax(ref common.ReferenceCa
 					"min": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Smallest amount.",
-							Ref:         ref(intstr.IntOrString{}.OpenAPIModelName()),
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
 					"max": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Largest amount.",
-							Ref:         ref(intstr.IntOrString{}.OpenAPIModelName()),
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			intstr.IntOrString{}.OpenAPIModelName()},
+			resource.Quantity{}.OpenAPIModelName()},
 	}
 }
 
@@ -2183,19 +2183,19 @@ func schema_pkg_apis_virtualization_v1alpha2_SizingPolicyMemory(ref common.Refer
 					"min": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Smallest memory size.",
-							Ref:         ref(intstr.IntOrString{}.OpenAPIModelName()),
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
 					"max": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Largest memory size.",
-							Ref:         ref(intstr.IntOrString{}.OpenAPIModelName()),
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
 					"step": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Allowed sizes are min + k*step.",
-							Ref:         ref(intstr.IntOrString{}.OpenAPIModelName()),
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
 					"perCore": {
@@ -2208,7 +2208,7 @@ func schema_pkg_apis_virtualization_v1alpha2_SizingPolicyMemory(ref common.Refer
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.MemoryMinMax{}.OpenAPIModelName(), intstr.IntOrString{}.OpenAPIModelName()},
+			v1alpha2.MemoryMinMax{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
 	}
 }
 
@@ -2833,7 +2833,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskPersistentVolumeClaim(re
 					"size": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Requested disk size (a quantity such as 10Gi); can only grow.",
-							Ref:         ref(intstr.IntOrString{}.OpenAPIModelName()),
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
 					"storageClassName": {
@@ -2847,7 +2847,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskPersistentVolumeClaim(re
 			},
 		},
 		Dependencies: []string{
-			intstr.IntOrString{}.OpenAPIModelName()},
+			resource.Quantity{}.OpenAPIModelName()},
 	}
 }
 

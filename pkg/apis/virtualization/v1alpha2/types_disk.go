@@ -1,8 +1,8 @@
 package v1alpha2
 
 import (
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // DiskPhase is the lifecycle phase of a VirtualDisk.
@@ -56,7 +56,7 @@ type VirtualDiskDataSource struct {
 // VirtualDiskPersistentVolumeClaim sets the PVC behind the disk.
 type VirtualDiskPersistentVolumeClaim struct {
 	// Requested disk size (a quantity such as 10Gi); can only grow.
-	Size *intstr.IntOrString `json:"size,omitempty"`
+	Size *resource.Quantity `json:"size,omitempty"`
 	// StorageClass of the PVC; the default class when empty.
 	StorageClassName *string `json:"storageClassName,omitempty"`
 }

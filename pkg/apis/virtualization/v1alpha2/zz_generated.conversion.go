@@ -14,6 +14,7 @@ import (
 
 	virtualization "github.com/virtplane/virtplane/pkg/apis/virtualization"
 	corev1 "k8s.io/api/core/v1"
+	resource "k8s.io/apimachinery/pkg/api/resource"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	conversion "k8s.io/apimachinery/pkg/conversion"
 	runtime "k8s.io/apimachinery/pkg/runtime"
@@ -2021,8 +2022,8 @@ func Convert_virtualization_ImageUploadURLs_To_v1alpha2_ImageUploadURLs(in *virt
 }
 
 func autoConvert_v1alpha2_MemoryMinMax_To_virtualization_MemoryMinMax(in *MemoryMinMax, out *virtualization.MemoryMinMax, s conversion.Scope) error {
-	out.Min = (*intstr.IntOrString)(unsafe.Pointer(in.Min))
-	out.Max = (*intstr.IntOrString)(unsafe.Pointer(in.Max))
+	out.Min = (*resource.Quantity)(unsafe.Pointer(in.Min))
+	out.Max = (*resource.Quantity)(unsafe.Pointer(in.Max))
 	return nil
 }
 
@@ -2032,8 +2033,8 @@ func Convert_v1alpha2_MemoryMinMax_To_virtualization_MemoryMinMax(in *MemoryMinM
 }
 
 func autoConvert_virtualization_MemoryMinMax_To_v1alpha2_MemoryMinMax(in *virtualization.MemoryMinMax, out *MemoryMinMax, s conversion.Scope) error {
-	out.Min = (*intstr.IntOrString)(unsafe.Pointer(in.Min))
-	out.Max = (*intstr.IntOrString)(unsafe.Pointer(in.Max))
+	out.Min = (*resource.Quantity)(unsafe.Pointer(in.Min))
+	out.Max = (*resource.Quantity)(unsafe.Pointer(in.Max))
 	return nil
 }
 
@@ -2385,9 +2386,9 @@ func Convert_virtualization_SizingPolicyCores_To_v1alpha2_SizingPolicyCores(in *
 }
 
 func autoConvert_v1alpha2_SizingPolicyMemory_To_virtualization_SizingPolicyMemory(in *SizingPolicyMemory, out *virtualization.SizingPolicyMemory, s conversion.Scope) error {
-	out.Min = (*intstr.IntOrString)(unsafe.Pointer(in.Min))
-	out.Max = (*intstr.IntOrString)(unsafe.Pointer(in.Max))
-	out.Step = (*intstr.IntOrString)(unsafe.Pointer(in.Step))
+	out.Min = (*resource.Quantity)(unsafe.Pointer(in.Min))
+	out.Max = (*resource.Quantity)(unsafe.Pointer(in.Max))
+	out.Step = (*resource.Quantity)(unsafe.Pointer(in.Step))
 	out.PerCore = (*virtualization.MemoryMinMax)(unsafe.Pointer(in.PerCore))
 	return nil
 }
@@ -2398,9 +2399,9 @@ func Convert_v1alpha2_SizingPolicyMemory_To_virtualization_SizingPolicyMemory(in
 }
 
 func autoConvert_virtualization_SizingPolicyMemory_To_v1alpha2_SizingPolicyMemory(in *virtualization.SizingPolicyMemory, out *SizingPolicyMemory, s conversion.Scope) error {
-	out.Min = (*intstr.IntOrString)(unsafe.Pointer(in.Min))
-	out.Max = (*intstr.IntOrString)(unsafe.Pointer(in.Max))
-	out.Step = (*intstr.IntOrString)(unsafe.Pointer(in.Step))
+	out.Min = (*resource.Quantity)(unsafe.Pointer(in.Min))
+	out.Max = (*resource.Quantity)(unsafe.Pointer(in.Max))
+	out.Step = (*resource.Quantity)(unsafe.Pointer(in.Step))
 	out.PerCore = (*MemoryMinMax)(unsafe.Pointer(in.PerCore))
 	return nil
 }
@@ -2805,7 +2806,7 @@ func Convert_virtualization_VirtualDiskObjectRef_To_v1alpha2_VirtualDiskObjectRe
 }
 
 func autoConvert_v1alpha2_VirtualDiskPersistentVolumeClaim_To_virtualization_VirtualDiskPersistentVolumeClaim(in *VirtualDiskPersistentVolumeClaim, out *virtualization.VirtualDiskPersistentVolumeClaim, s conversion.Scope) error {
-	out.Size = (*intstr.IntOrString)(unsafe.Pointer(in.Size))
+	out.Size = (*resource.Quantity)(unsafe.Pointer(in.Size))
 	out.StorageClassName = (*string)(unsafe.Pointer(in.StorageClassName))
 	return nil
 }
@@ -2816,7 +2817,7 @@ func Convert_v1alpha2_VirtualDiskPersistentVolumeClaim_To_virtualization_Virtual
 }
 
 func autoConvert_virtualization_VirtualDiskPersistentVolumeClaim_To_v1alpha2_VirtualDiskPersistentVolumeClaim(in *virtualization.VirtualDiskPersistentVolumeClaim, out *VirtualDiskPersistentVolumeClaim, s conversion.Scope) error {
-	out.Size = (*intstr.IntOrString)(unsafe.Pointer(in.Size))
+	out.Size = (*resource.Quantity)(unsafe.Pointer(in.Size))
 	out.StorageClassName = (*string)(unsafe.Pointer(in.StorageClassName))
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -28,8 +29,41 @@ type kindValidators struct {
 	status func(obj, old runtime.Object) field.ErrorList
 }
 
-// runCorpus checks every case of a kind in test/testdata/validation/<kind> against v.
-// The same files drive the server's integration tests, so a rule is proven in both places.
+// typedObject is a pointer to an internal object of one kind.
+type typedObject[T any] interface {
+	*T
+	runtime.Object
+	metav1.Object
+}
+
+// validatorsOf adapts the typed validators of one kind to runCorpus. Updates get the
+// resourceVersion of a stored object, as the server fills it in before it validates.
+func validatorsOf[T any, P typedObject[T]](
+	create func(P) field.ErrorList,
+	update func(obj, old P) field.ErrorList,
+	status func(obj, old P) field.ErrorList,
+) kindValidators {
+	stored := func(obj, old runtime.Object) (P, P) {
+		o, p := obj.(P), old.(P)
+		if p.GetResourceVersion() == "" {
+			p.SetResourceVersion("1")
+		}
+		if o.GetResourceVersion() == "" {
+			o.SetResourceVersion(p.GetResourceVersion())
+		}
+		return o, p
+	}
+	return kindValidators{
+		create: func(obj runtime.Object) field.ErrorList { return create(obj.(P)) },
+		update: func(obj, old runtime.Object) field.ErrorList { return update(stored(obj, old)) },
+		status: func(obj, old runtime.Object) field.ErrorList { return status(stored(obj, old)) },
+	}
+}
+
+// runCorpus checks every case of a kind in test/corpus/validation/<kind> against v: a valid
+// case has no error, a broken case has errors at its expected path and nowhere else (it
+// breaks one rule), a malformed case does not decode. The same files drive the server's
+// integration tests, so a rule is proven in both places.
 func runCorpus(t *testing.T, kind string, v kindValidators) {
 	t.Helper()
 	cases, err := corpus.Load(kind)
@@ -41,6 +75,13 @@ func runCorpus(t *testing.T, kind string, v kindValidators) {
 	}
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
+			if c.Malformed {
+				last := c.Docs[len(c.Docs)-1]
+				if _, err := decode(last); err == nil {
+					t.Fatal("expected the manifest not to decode")
+				}
+				return
+			}
 			objs := make([]runtime.Object, len(c.Docs))
 			for i, doc := range c.Docs {
 				objs[i] = decodeInternal(t, doc)
@@ -70,23 +111,21 @@ func checkErrors(t *testing.T, c corpus.Case, errs field.ErrorList) {
 		}
 		return
 	}
+	if len(errs) == 0 {
+		t.Fatalf("expected an error at %s, got none", c.Expect)
+	}
 	for _, e := range errs {
-		if e.Field == c.Expect {
-			return
+		if e.Field != c.Expect {
+			t.Errorf("expected errors only at %s, got %v", c.Expect, e)
 		}
 	}
-	t.Fatalf("expected an error at %s, got %v", c.Expect, errs)
 }
 
 // decodeInternal decodes a v1alpha2 manifest strictly, defaults it as the server does and
 // converts it to the internal version.
 func decodeInternal(t *testing.T, doc []byte) runtime.Object {
 	t.Helper()
-	js, err := yaml.ToJSON(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, _, err := codecs.UniversalDeserializer().Decode(js, nil, nil)
+	obj, err := decode(doc)
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
@@ -96,6 +135,16 @@ func decodeInternal(t *testing.T, doc []byte) runtime.Object {
 		t.Fatal(err)
 	}
 	return internal
+}
+
+// decode decodes a YAML manifest strictly into its v1alpha2 object.
+func decode(doc []byte) (runtime.Object, error) {
+	js, err := yaml.ToJSON(doc)
+	if err != nil {
+		return nil, err
+	}
+	obj, _, err := codecs.UniversalDeserializer().Decode(js, nil, nil)
+	return obj, err
 }
 
 // copyStatus sets to.Status = from.Status, as the server does before validating an update.

@@ -2,17 +2,12 @@ package validation
 
 import (
 	"fmt"
-	"regexp"
 
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/virtplane/virtplane/pkg/apis/virtualization"
 )
-
-// diskSizeRe is the schema pattern of spec.persistentVolumeClaim.size when given as a string.
-var diskSizeRe = regexp.MustCompile(`^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$`)
 
 var diskPhases = []virtualization.DiskPhase{
 	virtualization.DiskPending,
@@ -96,27 +91,20 @@ func validateVirtualDiskSpec(spec *virtualization.VirtualDiskSpec, fldPath *fiel
 	return errs
 }
 
-// diskSize parses spec.persistentVolumeClaim.size; nil means not set. The size must be a
-// quantity (schema pattern) and positive.
-func diskSize(v *intstr.IntOrString, fldPath *field.Path) (*resource.Quantity, *field.Error) {
-	if v == nil {
+// diskSize checks spec.persistentVolumeClaim.size; nil means not set. Decoding already
+// enforced the quantity syntax; the size must be positive.
+func diskSize(q *resource.Quantity, fldPath *field.Path) (*resource.Quantity, *field.Error) {
+	if q == nil {
 		return nil, nil
 	}
-	if v.Type == intstr.String && !diskSizeRe.MatchString(v.StrVal) {
-		return nil, field.Invalid(fldPath, v.StrVal, "must be a quantity such as 100Mi or 10Gi")
-	}
-	q, err := parseIntOrStringQuantity(v, fldPath)
-	if err != nil {
-		return nil, err
-	}
 	if q.Sign() <= 0 {
-		return nil, field.Invalid(fldPath, v.String(), "must be greater than zero")
+		return nil, field.Invalid(fldPath, q.String(), "must be greater than zero")
 	}
 	return q, nil
 }
 
 // validateDiskSizeUpdate lets the size grow but never shrink, and keeps a size once it is set.
-func validateDiskSizeUpdate(size, oldSize *intstr.IntOrString, fldPath *field.Path) field.ErrorList {
+func validateDiskSizeUpdate(size, oldSize *resource.Quantity, fldPath *field.Path) field.ErrorList {
 	if oldSize == nil {
 		return nil
 	}

@@ -3,23 +3,23 @@ package validation
 import (
 	"testing"
 
-	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 func TestVirtualDiskCorpus(t *testing.T) {
-	dsRunCorpus(t, "virtualdisk", dsKindValidators(
+	runCorpus(t, "virtualdisk", validatorsOf(
 		ValidateVirtualDisk, ValidateVirtualDiskUpdate, ValidateVirtualDiskStatusUpdate))
 }
 
 // Size comparisons that a manifest cannot express compactly.
 func TestDiskSizeUpdate(t *testing.T) {
 	p := field.NewPath("size")
-	s := func(v string) *intstr.IntOrString { x := intstr.FromString(v); return &x }
-	i := func(v int) *intstr.IntOrString { x := intstr.FromInt32(int32(v)); return &x }
+	s := func(v string) *resource.Quantity { x := resource.MustParse(v); return &x }
+	i := func(v int64) *resource.Quantity { return resource.NewQuantity(v, resource.BinarySI) }
 	for _, tc := range []struct {
 		name     string
-		new, old *intstr.IntOrString
+		new, old *resource.Quantity
 		ok       bool
 	}{
 		{"grow", s("11Gi"), s("10Gi"), true},

@@ -3,12 +3,12 @@ package validation
 import "testing"
 
 func TestVirtualMachineIPAddressCorpus(t *testing.T) {
-	dsRunCorpus(t, "virtualmachineipaddress", dsKindValidators(
+	runCorpus(t, "virtualmachineipaddress", validatorsOf(
 		ValidateVirtualMachineIPAddress, ValidateVirtualMachineIPAddressUpdate, ValidateVirtualMachineIPAddressStatusUpdate))
 }
 
 func TestVirtualMachineIPAddressLeaseCorpus(t *testing.T) {
-	dsRunCorpus(t, "virtualmachineipaddresslease", dsKindValidators(
+	runCorpus(t, "virtualmachineipaddresslease", validatorsOf(
 		ValidateVirtualMachineIPAddressLease, ValidateVirtualMachineIPAddressLeaseUpdate, ValidateVirtualMachineIPAddressLeaseStatusUpdate))
 }
 

@@ -76,19 +76,8 @@ func vmPolicyRanges(policies []virtualization.SizingPolicy) string {
 
 // vmPolicyQuantity reads an optional policy bound; a bound that is not a positive quantity is
 // ignored here, since class validation refuses it.
-func vmPolicyQuantity(v *intstr.IntOrString) *resource.Quantity {
-	if v == nil {
-		return nil
-	}
-	q := resource.NewQuantity(int64(v.IntVal), resource.BinarySI)
-	if v.Type == intstr.String {
-		parsed, err := resource.ParseQuantity(v.StrVal)
-		if err != nil {
-			return nil
-		}
-		q = &parsed
-	}
-	if q.Sign() <= 0 {
+func vmPolicyQuantity(q *resource.Quantity) *resource.Quantity {
+	if q == nil || q.Sign() <= 0 {
 		return nil
 	}
 	return q

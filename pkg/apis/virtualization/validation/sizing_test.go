@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -11,9 +12,9 @@ import (
 	"github.com/virtplane/virtplane/pkg/apis/virtualization"
 )
 
-func sizingQty(s string) *intstr.IntOrString {
-	v := intstr.FromString(s)
-	return &v
+func sizingQty(s string) *resource.Quantity {
+	q := resource.MustParse(s)
+	return &q
 }
 
 // sizingSeedClass is the "discovery" class of the admin guide with its four sizing policies.
@@ -221,7 +222,7 @@ func TestSizingPolicyWithoutMemoryOrFractions(t *testing.T) {
 
 func TestSizingIntegerMemoryBounds(t *testing.T) {
 	class := sizingSeedClass()
-	one := intstr.FromInt32(1 << 30)
+	one := *resource.NewQuantity(1<<30, resource.BinarySI)
 	class.Spec.SizingPolicies[0].Memory = &virtualization.SizingPolicyMemory{Min: &one}
 	spec := vmTestSpec()
 	spec.Memory.Size = "1000Mi"

@@ -3,16 +3,16 @@ package validation
 import "testing"
 
 func TestVirtualDiskSnapshotCorpus(t *testing.T) {
-	dsRunCorpus(t, "virtualdisksnapshot", dsKindValidators(
+	runCorpus(t, "virtualdisksnapshot", validatorsOf(
 		ValidateVirtualDiskSnapshot, ValidateVirtualDiskSnapshotUpdate, ValidateVirtualDiskSnapshotStatusUpdate))
 }
 
 func TestVirtualMachineSnapshotCorpus(t *testing.T) {
-	dsRunCorpus(t, "virtualmachinesnapshot", dsKindValidators(
+	runCorpus(t, "virtualmachinesnapshot", validatorsOf(
 		ValidateVirtualMachineSnapshot, ValidateVirtualMachineSnapshotUpdate, ValidateVirtualMachineSnapshotStatusUpdate))
 }
 
 func TestVirtualMachineRestoreCorpus(t *testing.T) {
-	dsRunCorpus(t, "virtualmachinerestore", dsKindValidators(
+	runCorpus(t, "virtualmachinerestore", validatorsOf(
 		ValidateVirtualMachineRestore, ValidateVirtualMachineRestoreUpdate, ValidateVirtualMachineRestoreStatusUpdate))
 }

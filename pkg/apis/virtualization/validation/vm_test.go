@@ -5,41 +5,15 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
 	"github.com/virtplane/virtplane/pkg/apis/virtualization"
-	"github.com/virtplane/virtplane/test/corpus"
 )
 
-var vmCorpusValidators = kindValidators{
-	create: func(obj runtime.Object) field.ErrorList {
-		return ValidateVirtualMachine(obj.(*virtualization.VirtualMachine))
-	},
-	update: func(obj, old runtime.Object) field.ErrorList {
-		corpusStoredVersion(obj, old)
-		return ValidateVirtualMachineUpdate(obj.(*virtualization.VirtualMachine), old.(*virtualization.VirtualMachine))
-	},
-	status: func(obj, old runtime.Object) field.ErrorList {
-		corpusStoredVersion(obj, old)
-		return ValidateVirtualMachineStatusUpdate(obj.(*virtualization.VirtualMachine), old.(*virtualization.VirtualMachine))
-	},
-}
-
 func TestVirtualMachineCorpus(t *testing.T) {
-	runCorpus(t, "virtualmachine", vmCorpusValidators)
-}
-
-// corpusStoredVersion gives both objects of an update case the resourceVersion of a stored
-// object. Corpus manifests carry none (the integration tests send them as they are), and the
-// server fills it from storage before it validates an unconditional update.
-func corpusStoredVersion(obj, old runtime.Object) {
-	for _, o := range []runtime.Object{obj, old} {
-		if m, ok := o.(metav1.Object); ok && m.GetResourceVersion() == "" {
-			m.SetResourceVersion("1")
-		}
-	}
+	runCorpus(t, "virtualmachine", validatorsOf(
+		ValidateVirtualMachine, ValidateVirtualMachineUpdate, ValidateVirtualMachineStatusUpdate))
 }
 
 func vmTestObject() *virtualization.VirtualMachine {
@@ -157,45 +131,4 @@ func TestValidateVirtualMachineStatusUpdate(t *testing.T) {
 	}
 	vm.Status.RecommendedResources.CPU.CoreFraction = "Auto"
 	vmExpectAt(t, ValidateVirtualMachineStatusUpdate(vm, old), "status.recommendedResources.cpu.coreFraction", field.ErrorTypeInvalid)
-}
-
-// corpusOneRule checks that each refused case of a kind breaks a single rule: every error it
-// gets is at the expected path. The integration tests look for that path in the answer of
-// the real server, so a stray second error would make them ambiguous.
-func corpusOneRule(t *testing.T, kind string, v kindValidators) {
-	t.Helper()
-	cases, err := corpus.Load(kind)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cases {
-		if c.Expect == "" {
-			continue
-		}
-		t.Run(c.Name, func(t *testing.T) {
-			objs := make([]runtime.Object, len(c.Docs))
-			for i, doc := range c.Docs {
-				objs[i] = decodeInternal(t, doc)
-			}
-			var errs field.ErrorList
-			switch c.Op {
-			case corpus.OpCreate:
-				errs = v.create(objs[0])
-			case corpus.OpUpdate:
-				copyStatus(t, objs[0], objs[1])
-				errs = v.update(objs[1], objs[0])
-			case corpus.OpStatus:
-				errs = v.status(objs[1], objs[0])
-			}
-			for _, e := range errs {
-				if e.Field != c.Expect {
-					t.Errorf("unexpected extra error (expect %s): %v", c.Expect, e)
-				}
-			}
-		})
-	}
-}
-
-func TestVirtualMachineCorpusOneRule(t *testing.T) {
-	corpusOneRule(t, "virtualmachine", vmCorpusValidators)
 }

@@ -3,7 +3,7 @@ package validation
 import "testing"
 
 func TestVirtualMachineBlockDeviceAttachmentCorpus(t *testing.T) {
-	dsRunCorpus(t, "virtualmachineblockdeviceattachment", dsKindValidators(
+	runCorpus(t, "virtualmachineblockdeviceattachment", validatorsOf(
 		ValidateVirtualMachineBlockDeviceAttachment,
 		ValidateVirtualMachineBlockDeviceAttachmentUpdate,
 		ValidateVirtualMachineBlockDeviceAttachmentStatusUpdate))

@@ -185,20 +185,14 @@ func vmClassValidateSizingPolicy(sp *virtualization.SizingPolicy, p *field.Path)
 	return errs
 }
 
-// vmClassPositiveQuantity parses an optional int-or-string memory amount that must be above zero.
-func vmClassPositiveQuantity(v *intstr.IntOrString, p *field.Path) (*resource.Quantity, field.ErrorList) {
-	if v == nil {
+// vmClassPositiveQuantity checks an optional memory amount (its syntax was checked when
+// decoding) is above zero.
+func vmClassPositiveQuantity(q *resource.Quantity, p *field.Path) (*resource.Quantity, field.ErrorList) {
+	if q == nil {
 		return nil, nil
 	}
-	if v.Type == intstr.String && !vmQuantityRe.MatchString(v.StrVal) {
-		return nil, field.ErrorList{field.Invalid(p, v.StrVal, "must be a quantity such as 512Mi or 4Gi")}
-	}
-	q, err := parseIntOrStringQuantity(v, p)
-	if err != nil {
-		return nil, field.ErrorList{err}
-	}
 	if q.Sign() <= 0 {
-		return nil, field.ErrorList{field.Invalid(p, v.String(), "must be greater than zero")}
+		return nil, field.ErrorList{field.Invalid(p, q.String(), "must be greater than zero")}
 	}
 	return q, nil
 }

@@ -4,32 +4,14 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/virtplane/virtplane/pkg/apis/virtualization"
 )
 
-var vmClassCorpusValidators = kindValidators{
-	create: func(obj runtime.Object) field.ErrorList {
-		return ValidateVirtualMachineClass(obj.(*virtualization.VirtualMachineClass))
-	},
-	update: func(obj, old runtime.Object) field.ErrorList {
-		corpusStoredVersion(obj, old)
-		return ValidateVirtualMachineClassUpdate(obj.(*virtualization.VirtualMachineClass), old.(*virtualization.VirtualMachineClass))
-	},
-	status: func(obj, old runtime.Object) field.ErrorList {
-		corpusStoredVersion(obj, old)
-		return ValidateVirtualMachineClassStatusUpdate(obj.(*virtualization.VirtualMachineClass), old.(*virtualization.VirtualMachineClass))
-	},
-}
-
 func TestVirtualMachineClassCorpus(t *testing.T) {
-	runCorpus(t, "virtualmachineclass", vmClassCorpusValidators)
-}
-
-func TestVirtualMachineClassCorpusOneRule(t *testing.T) {
-	corpusOneRule(t, "virtualmachineclass", vmClassCorpusValidators)
+	runCorpus(t, "virtualmachineclass", validatorsOf(
+		ValidateVirtualMachineClass, ValidateVirtualMachineClassUpdate, ValidateVirtualMachineClassStatusUpdate))
 }
 
 func TestValidateVirtualMachineClassCPUTypes(t *testing.T) {

@@ -3,6 +3,6 @@ package validation
 import "testing"
 
 func TestVirtualMachineOperationCorpus(t *testing.T) {
-	dsRunCorpus(t, "virtualmachineoperation", dsKindValidators(
+	runCorpus(t, "virtualmachineoperation", validatorsOf(
 		ValidateVirtualMachineOperation, ValidateVirtualMachineOperationUpdate, ValidateVirtualMachineOperationStatusUpdate))
 }

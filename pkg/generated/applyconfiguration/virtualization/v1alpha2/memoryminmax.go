@@ -7,7 +7,7 @@ Copyright The virtplane Authors. Licensed under the Apache License, Version 2.0.
 package v1alpha2
 
 import (
-	intstr "k8s.io/apimachinery/pkg/util/intstr"
+	resource "k8s.io/apimachinery/pkg/api/resource"
 )
 
 // MemoryMinMaxApplyConfiguration represents a declarative configuration of the MemoryMinMax type for use
@@ -16,9 +16,9 @@ import (
 // MemoryMinMax bounds memory per core.
 type MemoryMinMaxApplyConfiguration struct {
 	// Smallest amount.
-	Min *intstr.IntOrString `json:"min,omitempty"`
+	Min *resource.Quantity `json:"min,omitempty"`
 	// Largest amount.
-	Max *intstr.IntOrString `json:"max,omitempty"`
+	Max *resource.Quantity `json:"max,omitempty"`
 }
 
 // MemoryMinMaxApplyConfiguration constructs a declarative configuration of the MemoryMinMax type for use with
@@ -30,7 +30,7 @@ func MemoryMinMax() *MemoryMinMaxApplyConfiguration {
 // WithMin sets the Min field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Min field is set to the value of the last call.
-func (b *MemoryMinMaxApplyConfiguration) WithMin(value intstr.IntOrString) *MemoryMinMaxApplyConfiguration {
+func (b *MemoryMinMaxApplyConfiguration) WithMin(value resource.Quantity) *MemoryMinMaxApplyConfiguration {
 	b.Min = &value
 	return b
 }
@@ -38,7 +38,7 @@ func (b *MemoryMinMaxApplyConfiguration) WithMin(value intstr.IntOrString) *Memo
 // WithMax sets the Max field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Max field is set to the value of the last call.
-func (b *MemoryMinMaxApplyConfiguration) WithMax(value intstr.IntOrString) *MemoryMinMaxApplyConfiguration {
+func (b *MemoryMinMaxApplyConfiguration) WithMax(value resource.Quantity) *MemoryMinMaxApplyConfiguration {
 	b.Max = &value
 	return b
 }

@@ -7,7 +7,7 @@ Copyright The virtplane Authors. Licensed under the Apache License, Version 2.0.
 package v1alpha2
 
 import (
-	intstr "k8s.io/apimachinery/pkg/util/intstr"
+	resource "k8s.io/apimachinery/pkg/api/resource"
 )
 
 // SizingPolicyMemoryApplyConfiguration represents a declarative configuration of the SizingPolicyMemory type for use
@@ -16,11 +16,11 @@ import (
 // SizingPolicyMemory bounds the memory of VMs in a core range.
 type SizingPolicyMemoryApplyConfiguration struct {
 	// Smallest memory size.
-	Min *intstr.IntOrString `json:"min,omitempty"`
+	Min *resource.Quantity `json:"min,omitempty"`
 	// Largest memory size.
-	Max *intstr.IntOrString `json:"max,omitempty"`
+	Max *resource.Quantity `json:"max,omitempty"`
 	// Allowed sizes are min + k*step.
-	Step *intstr.IntOrString `json:"step,omitempty"`
+	Step *resource.Quantity `json:"step,omitempty"`
 	// Bounds of memory per core.
 	PerCore *MemoryMinMaxApplyConfiguration `json:"perCore,omitempty"`
 }
@@ -34,7 +34,7 @@ func SizingPolicyMemory() *SizingPolicyMemoryApplyConfiguration {
 // WithMin sets the Min field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Min field is set to the value of the last call.
-func (b *SizingPolicyMemoryApplyConfiguration) WithMin(value intstr.IntOrString) *SizingPolicyMemoryApplyConfiguration {
+func (b *SizingPolicyMemoryApplyConfiguration) WithMin(value resource.Quantity) *SizingPolicyMemoryApplyConfiguration {
 	b.Min = &value
 	return b
 }
@@ -42,7 +42,7 @@ func (b *SizingPolicyMemoryApplyConfiguration) WithMin(value intstr.IntOrString)
 // WithMax sets the Max field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Max field is set to the value of the last call.
-func (b *SizingPolicyMemoryApplyConfiguration) WithMax(value intstr.IntOrString) *SizingPolicyMemoryApplyConfiguration {
+func (b *SizingPolicyMemoryApplyConfiguration) WithMax(value resource.Quantity) *SizingPolicyMemoryApplyConfiguration {
 	b.Max = &value
 	return b
 }
@@ -50,7 +50,7 @@ func (b *SizingPolicyMemoryApplyConfiguration) WithMax(value intstr.IntOrString)
 // WithStep sets the Step field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Step field is set to the value of the last call.
-func (b *SizingPolicyMemoryApplyConfiguration) WithStep(value intstr.IntOrString) *SizingPolicyMemoryApplyConfiguration {
+func (b *SizingPolicyMemoryApplyConfiguration) WithStep(value resource.Quantity) *SizingPolicyMemoryApplyConfiguration {
 	b.Step = &value
 	return b
 }

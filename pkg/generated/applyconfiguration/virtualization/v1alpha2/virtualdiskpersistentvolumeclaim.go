@@ -7,7 +7,7 @@ Copyright The virtplane Authors. Licensed under the Apache License, Version 2.0.
 package v1alpha2
 
 import (
-	intstr "k8s.io/apimachinery/pkg/util/intstr"
+	resource "k8s.io/apimachinery/pkg/api/resource"
 )
 
 // VirtualDiskPersistentVolumeClaimApplyConfiguration represents a declarative configuration of the VirtualDiskPersistentVolumeClaim type for use
@@ -16,7 +16,7 @@ import (
 // VirtualDiskPersistentVolumeClaim sets the PVC behind the disk.
 type VirtualDiskPersistentVolumeClaimApplyConfiguration struct {
 	// Requested disk size (a quantity such as 10Gi); can only grow.
-	Size *intstr.IntOrString `json:"size,omitempty"`
+	Size *resource.Quantity `json:"size,omitempty"`
 	// StorageClass of the PVC; the default class when empty.
 	StorageClassName *string `json:"storageClassName,omitempty"`
 }
@@ -30,7 +30,7 @@ func VirtualDiskPersistentVolumeClaim() *VirtualDiskPersistentVolumeClaimApplyCo
 // WithSize sets the Size field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Size field is set to the value of the last call.
-func (b *VirtualDiskPersistentVolumeClaimApplyConfiguration) WithSize(value intstr.IntOrString) *VirtualDiskPersistentVolumeClaimApplyConfiguration {
+func (b *VirtualDiskPersistentVolumeClaimApplyConfiguration) WithSize(value resource.Quantity) *VirtualDiskPersistentVolumeClaimApplyConfiguration {
 	b.Size = &value
 	return b
 }
