@@ -1,0 +1,74 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func rawGet(t *testing.T, path string, flags ...string) []byte {
+	t.Helper()
+	req := srv.Client.Discovery().RESTClient().Get().AbsPath(path)
+	for _, f := range flags {
+		req = req.Param(f, "true")
+	}
+	body, err := req.DoRaw(context.Background())
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return body
+}
+
+// TestHealthAndMetrics checks the endpoints that probes and monitoring scrape.
+func TestHealthAndMetrics(t *testing.T) {
+	for _, path := range []string{"/healthz", "/livez", "/readyz"} {
+		if got := string(rawGet(t, path)); got != "ok" {
+			t.Errorf("%s = %q, want ok", path, got)
+		}
+	}
+	if !strings.Contains(string(rawGet(t, "/readyz", "verbose")), "etcd ok") {
+		t.Error("/readyz does not check etcd")
+	}
+	metrics := string(rawGet(t, "/metrics"))
+	for _, m := range []string{"apiserver_request_total", "etcd_request_duration_seconds", "apiserver_storage_objects"} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("/metrics has no %s", m)
+		}
+	}
+}
+
+// TestOpenAPI checks both OpenAPI documents describe the kinds with their group, version and
+// kind, which kubectl explain and server-side apply rely on.
+func TestOpenAPI(t *testing.T) {
+	var v2 struct {
+		Definitions map[string]struct {
+			Description string                   `json:"description"`
+			GVK         []map[string]interface{} `json:"x-kubernetes-group-version-kind"`
+		} `json:"definitions"`
+	}
+	if err := json.Unmarshal(rawGet(t, "/openapi/v2"), &v2); err != nil {
+		t.Fatal(err)
+	}
+	var v3 struct {
+		Components struct {
+			Schemas map[string]struct {
+				GVK []map[string]interface{} `json:"x-kubernetes-group-version-kind"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(rawGet(t, "/openapi/v3/apis/virtualization.deckhouse.io/v1alpha2"), &v3); err != nil {
+		t.Fatal(err)
+	}
+	for kind := range resources {
+		name := "io.deckhouse.virtualization.v1alpha2." + kind
+		d, ok := v2.Definitions[name]
+		if !ok || len(d.GVK) != 1 || d.GVK[0]["kind"] != kind || d.Description == "" {
+			t.Errorf("OpenAPI v2 definition %s: %+v", name, d)
+		}
+		s, ok := v3.Components.Schemas[name]
+		if !ok || len(s.GVK) != 1 || s.GVK[0]["kind"] != kind {
+			t.Errorf("OpenAPI v3 schema %s: %+v", name, s)
+		}
+	}
+}
