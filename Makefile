@@ -3,18 +3,29 @@ SHELL := /usr/bin/env bash
 GO ?= go
 BIN := bin
 
-.PHONY: run test build unit integration verify fmt vet codegen verify-codegen bench clean
+.PHONY: run up down test build tools verify fmt vet codegen verify-codegen bench clean
 
-## run: build and start the API server on this machine and print how to use it (Ctrl-C stops)
+## run: build and start the local stack in the foreground and print how to use it (Ctrl-C stops)
 run: build
-	hack/run-local.sh
+	$(BIN)/localstack run
+
+## up / down: the same stack in the background; up returns once it is ready
+up: build
+	$(BIN)/localstack up
+
+down:
+	@if [ -x $(BIN)/localstack ]; then $(BIN)/localstack down; fi
 
 ## test: every check CI runs: formatting, vet, generated code, unit and integration tests
 test: verify
 	$(GO) test ./...
 
-build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+build: tools
+	$(GO) build -o $(BIN)/ ./cmd/... ./hack/localstack
+
+## tools: kube-apiserver and etcd from source into bin/ (once; reused while unchanged)
+tools:
+	hack/build-tools.sh
 
 verify: fmt vet verify-codegen
 

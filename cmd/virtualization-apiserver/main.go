@@ -19,9 +19,6 @@ func main() {
 		Short:        "Serves virtualization.deckhouse.io/v1alpha2 behind kube-apiserver's aggregation layer",
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
 			return o.Run(genericapiserver.SetupSignalContext())
 		},
 	}

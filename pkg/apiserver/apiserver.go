@@ -99,6 +99,7 @@ func New(c *Config) (*Server, error) {
 	}
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(virtualization.GroupName, Scheme, ParameterCodec, Codecs)
+	group.NegotiatedSerializer = withoutProtobuf{Codecs}
 	storage := map[string]rest.Storage{}
 	for name, newREST := range resources {
 		main, status, err := newREST(Scheme, c.Generic.RESTOptionsGetter)

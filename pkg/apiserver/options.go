@@ -54,7 +54,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Standalone, "standalone", o.Standalone, "Serve without kube-apiserver: no authentication or authorization, loopback only. For development and tests.")
 }
 
-// Validate checks the options.
+// Validate checks the options; etcd servers must be set (Run sets them for embedded etcd).
 func (o *Options) Validate() error {
 	if o.Standalone {
 		ip := o.Recommended.SecureServing.BindAddress
@@ -113,6 +113,9 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		defer etcd.Stop()
 		o.Recommended.Etcd.StorageConfig.Transport.ServerList = []string{etcd.Endpoint}
+	}
+	if err := o.Validate(); err != nil {
+		return err
 	}
 	cfg, err := o.Config()
 	if err != nil {

@@ -32,3 +32,20 @@ func init() {
 
 // ParameterCodec decodes query parameters into options.
 var ParameterCodec = runtime.NewParameterCodec(Scheme)
+
+// withoutProtobuf offers the group's objects as JSON and YAML only: the types have no protobuf
+// marshalling, and a client that accepts protobuf first (the metadata client of the namespace
+// controller, for one) must get JSON rather than a 500 from a failed encode.
+type withoutProtobuf struct {
+	runtime.NegotiatedSerializer
+}
+
+func (s withoutProtobuf) SupportedMediaTypes() []runtime.SerializerInfo {
+	var out []runtime.SerializerInfo
+	for _, info := range s.NegotiatedSerializer.SupportedMediaTypes() {
+		if info.MediaType != runtime.ContentTypeProtobuf && info.MediaType != "application/vnd.kubernetes.protobuf;stream=watch" {
+			out = append(out, info)
+		}
+	}
+	return out
+}

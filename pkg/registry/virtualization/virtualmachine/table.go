@@ -1,6 +1,8 @@
 package virtualmachine
 
 import (
+	"strconv"
+
 	"github.com/virtplane/virtplane/pkg/apis/virtualization"
 	"github.com/virtplane/virtplane/pkg/registry/resource"
 )
@@ -46,7 +48,8 @@ func cores(o *virtualization.VirtualMachine) interface{} {
 	if o.Status.Resources == nil || o.Status.Resources.CPU.Cores == 0 {
 		return nil
 	}
-	return o.Status.Resources.CPU.Cores
+	// A string column, as the reference's JSONPath column prints it.
+	return strconv.Itoa(o.Status.Resources.CPU.Cores)
 }
 
 func memory(o *virtualization.VirtualMachine) interface{} {

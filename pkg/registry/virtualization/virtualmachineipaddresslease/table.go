@@ -16,13 +16,14 @@ var Table = resource.NewTable([]resource.Column[*virtualization.VirtualMachineIP
 	resource.CreatedAge[*virtualization.VirtualMachineIPAddressLease]("Age"),
 })
 
-// addressRef prints the reference as JSON, as a string column over an object prints.
+// addressRef prints the reference as JSON with sorted keys, as a JSONPath string column over an
+// object prints it.
 func addressRef(o *virtualization.VirtualMachineIPAddressLease) interface{} {
 	ref := o.Spec.VirtualMachineIPAddressRef
 	if ref == nil {
 		return nil
 	}
-	b, err := json.Marshal(ref)
+	b, err := json.Marshal(map[string]string{"name": ref.Name, "namespace": ref.Namespace})
 	if err != nil {
 		return nil
 	}
