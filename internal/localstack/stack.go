@@ -38,6 +38,9 @@ type Options struct {
 	EtcdPort, KubePort, VirtualizationPort int
 	// ExtraVirtualizationArgs are appended to virtualization-apiserver's flags.
 	ExtraVirtualizationArgs []string
+	// WithoutVirtualization starts etcd, kube-apiserver and kube-controller-manager only: the
+	// peer setup of the benchmarks, where the group is served as CRDs instead.
+	WithoutVirtualization bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -189,6 +192,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 			return s, fmt.Errorf("applying %s: %v\n%s", o.RBAC, err, out)
 		}
 	}
+	if o.WithoutVirtualization {
+		return s, nil
+	}
 	virtKubeconfig := filepath.Join(o.Dir, "virtualization-apiserver.kubeconfig")
 	if err := s.writeKubeconfig(virtKubeconfig, s.KubeURL, virtClient); err != nil {
 		return s, err
@@ -303,6 +309,17 @@ func (s *Stack) exited() (string, bool) {
 	default:
 		return "", false
 	}
+}
+
+// PID returns the process id of a program of the stack (etcd, kube-apiserver,
+// kube-controller-manager, virtualization-apiserver), 0 when it does not run.
+func (s *Stack) PID(name string) int {
+	for _, p := range s.procs {
+		if p.name == name {
+			return p.cmd.Process.Pid
+		}
+	}
+	return 0
 }
 
 // Stop stops the programs in reverse order of start, each with SIGTERM then SIGKILL.
