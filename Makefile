@@ -16,9 +16,10 @@ up: build
 down:
 	@if [ -x $(BIN)/localstack ]; then $(BIN)/localstack down; fi
 
-## test: every check CI runs: formatting, vet, generated code, unit and integration tests
-test: verify
-	$(GO) test ./...
+## test: every check CI runs: formatting, vet, generated code, unit, integration and
+## end-to-end tests (the e2e tests start the local stack from bin/ themselves)
+test: verify build
+	E2E_BIN=$(CURDIR)/$(BIN) $(GO) test ./...
 
 build: tools
 	$(GO) build -o $(BIN)/ ./cmd/... ./hack/localstack

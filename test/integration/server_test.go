@@ -72,3 +72,32 @@ func TestOpenAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestProtobufAcceptFallsBackToJSON: clients that prefer protobuf (the namespace controller's
+// metadata client, kube's informers) must get JSON, since the group's types have no protobuf
+// form; a failed protobuf encode would be a 500 and block namespace deletion.
+func TestProtobufAcceptFallsBackToJSON(t *testing.T) {
+	ctx := context.Background()
+	ns := "protobuf-accept"
+	vm := decodeManifest(t, []byte(kubectlVM))
+	vm.meta()["namespace"] = ns
+	if _, err := create(t, vm); err != nil {
+		t.Fatal(err)
+	}
+	rc := srv.Client.VirtualizationV1alpha2().RESTClient()
+	for _, verb := range []string{"GET", "DELETE"} {
+		res := rc.Verb(verb).Namespace(ns).Resource("virtualmachines").
+			SetHeader("Accept", "application/vnd.kubernetes.protobuf, application/json").Do(ctx)
+		var code int
+		res.StatusCode(&code)
+		var contentType string
+		res.ContentType(&contentType)
+		if err := res.Error(); err != nil || code != 200 || !strings.HasPrefix(contentType, "application/json") {
+			t.Errorf("%s collection with protobuf preferred: code %d, content type %q, error %v", verb, code, contentType, err)
+		}
+	}
+	list := get(t, "VirtualMachine", ns, "")
+	if items, _ := list["items"].([]interface{}); len(items) != 0 {
+		t.Errorf("deletecollection left %d VMs", len(items))
+	}
+}
