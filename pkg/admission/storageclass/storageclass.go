@@ -5,6 +5,7 @@ package storageclass
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -62,6 +63,7 @@ func (p *Plugin) Validate(_ context.Context, a admission.Attributes, _ admission
 		return nil
 	}
 	err := field.NotSupported(classPath, *name, settings.AllowedStorageClassNames)
-	err.Detail = fmt.Sprintf("storage class %q is not allowed for %ss by the platform configuration", *name, kind)
+	err.Detail = fmt.Sprintf("storage class %q is not allowed for %ss by the platform configuration; allowed: %s",
+		*name, kind, strings.Join(settings.AllowedStorageClassNames, ", "))
 	return apierrors.NewInvalid(virtualization.Kind(kind), a.GetName(), field.ErrorList{err})
 }

@@ -42,6 +42,35 @@ type dataSourceShape struct {
 	upload         bool
 }
 
+// dataSource is what the three data source types of images and disks share; the objectRef
+// differs per kind and is checked by the caller.
+type dataSource struct {
+	typ          virtualization.DataSourceType
+	typeRequired bool
+	http         *virtualization.DataSourceHTTP
+	upload       *virtualization.DataSourceUpload
+	image        *string // containerImage.image, nil without containerImage
+	hasObjectRef bool
+}
+
+// validateDataSource checks the one-of rule and the shared sources of a dataSource.
+func validateDataSource(ds dataSource, dsPath *field.Path) field.ErrorList {
+	errs := validateDataSourceShape(dataSourceShape{
+		typ:            ds.typ,
+		typeRequired:   ds.typeRequired,
+		http:           ds.http != nil,
+		containerImage: ds.image != nil,
+		objectRef:      ds.hasObjectRef,
+		upload:         ds.upload != nil,
+	}, dsPath)
+	errs = append(errs, validateHTTPSource(ds.http, dsPath.Child("http"))...)
+	errs = append(errs, validateUploadSource(ds.upload, dsPath.Child("upload"))...)
+	if ds.image != nil {
+		errs = append(errs, validateContainerImageRef(*ds.image, dsPath.Child("containerImage", "image"))...)
+	}
+	return errs
+}
+
 func (s dataSourceShape) any() bool {
 	return s.http || s.containerImage || s.objectRef || s.upload
 }

@@ -64,18 +64,11 @@ func validateVirtualDiskSpec(spec *virtualization.VirtualDiskSpec, fldPath *fiel
 	var errs field.ErrorList
 	if ds := spec.DataSource; ds != nil {
 		dsPath := fldPath.Child("dataSource")
-		errs = append(errs, validateDataSourceShape(dataSourceShape{
-			typ:            ds.Type,
-			http:           ds.HTTP != nil,
-			containerImage: ds.ContainerImage != nil,
-			objectRef:      ds.ObjectRef != nil,
-			upload:         ds.Upload != nil,
-		}, dsPath)...)
-		errs = append(errs, validateHTTPSource(ds.HTTP, dsPath.Child("http"))...)
-		errs = append(errs, validateUploadSource(ds.Upload, dsPath.Child("upload"))...)
-		if ci := ds.ContainerImage; ci != nil {
-			errs = append(errs, validateContainerImageRef(ci.Image, dsPath.Child("containerImage", "image"))...)
+		src := dataSource{typ: ds.Type, http: ds.HTTP, upload: ds.Upload, hasObjectRef: ds.ObjectRef != nil}
+		if ds.ContainerImage != nil {
+			src.image = &ds.ContainerImage.Image
 		}
+		errs = append(errs, validateDataSource(src, dsPath)...)
 		if ref := ds.ObjectRef; ref != nil {
 			refPath := dsPath.Child("objectRef")
 			errs = append(errs, validateEnum(ref.Kind, true, refPath.Child("kind"),
