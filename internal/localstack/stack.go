@@ -267,7 +267,8 @@ spec:
 	return nil
 }
 
-// waitAPI waits until the APIService is Available and kubectl lists VMs through it.
+// waitAPI waits until kubectl lists VMs through kube-apiserver and kube-apiserver publishes
+// our OpenAPI (kubectl explain and server-side apply need it; it is fetched a moment later).
 func (s *Stack) waitAPI(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var last string
@@ -277,7 +278,10 @@ func (s *Stack) waitAPI(ctx context.Context, timeout time.Duration) error {
 		}
 		out, err := s.Kubectl(ctx, nil, "get", "virtualmachines.virtualization.deckhouse.io", "-A")
 		if err == nil {
-			return nil
+			out, err = s.Kubectl(ctx, nil, "get", "--raw", "/openapi/v3")
+			if err == nil && bytes.Contains(out, []byte("apis/virtualization.deckhouse.io/v1alpha2")) {
+				return nil
+			}
 		}
 		last = strings.TrimSpace(string(out))
 		select {

@@ -483,9 +483,10 @@ func schema_pkg_apis_virtualization_v1alpha2_BlockDeviceSpecRef(ref common.Refer
 				Properties: map[string]spec.Schema{
 					"kind": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Kind of the device.",
+							Description: "Kind of the device.\n\nPossible enum values:\n - `\"ClusterVirtualImage\"`\n - `\"VirtualDisk\"`\n - `\"VirtualImage\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"ClusterVirtualImage", "VirtualDisk", "VirtualImage"},
 						},
 					},
 					"name": {
@@ -517,10 +518,11 @@ func schema_pkg_apis_virtualization_v1alpha2_BlockDeviceStatusRef(ref common.Ref
 				Properties: map[string]spec.Schema{
 					"kind": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Kind of the device.",
+							Description: "Kind of the device.\n\nPossible enum values:\n - `\"ClusterVirtualImage\"`\n - `\"VirtualDisk\"`\n - `\"VirtualImage\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"ClusterVirtualImage", "VirtualDisk", "VirtualImage"},
 						},
 					},
 					"name": {
@@ -830,10 +832,11 @@ func schema_pkg_apis_virtualization_v1alpha2_ClassCPU(ref common.ReferenceCallba
 				Properties: map[string]spec.Schema{
 					"type": {
 						SchemaProps: spec.SchemaProps{
-							Description: "How the CPU model is chosen.",
+							Description: "How the CPU model is chosen.\n\nPossible enum values:\n - `\"Discovery\"`\n - `\"Features\"`\n - `\"Host\"`\n - `\"HostPassthrough\"`\n - `\"Model\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Discovery", "Features", "Host", "HostPassthrough", "Model"},
 						},
 					},
 					"model": {
@@ -1002,10 +1005,11 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageDataSource(ref c
 				Properties: map[string]spec.Schema{
 					"type": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Type of the source; the matching field below must be set.",
+							Description: "Type of the source; the matching field below must be set.\n\nPossible enum values:\n - `\"ContainerImage\"`\n - `\"HTTP\"`\n - `\"ObjectRef\"`\n - `\"Upload\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"ContainerImage", "HTTP", "ObjectRef", "Upload"},
 						},
 					},
 					"http": {
@@ -1104,10 +1108,11 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageObjectRef(ref co
 				Properties: map[string]spec.Schema{
 					"kind": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Kind of the source object.",
+							Description: "Kind of the source object.\n\nPossible enum values:\n - `\"ClusterVirtualImage\"`\n - `\"VirtualDisk\"`\n - `\"VirtualDiskSnapshot\"`\n - `\"VirtualImage\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"ClusterVirtualImage", "VirtualDisk", "VirtualDiskSnapshot", "VirtualImage"},
 						},
 					},
 					"name": {
@@ -1164,9 +1169,10 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatus(ref commo
 				Properties: map[string]spec.Schema{
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Lifecycle phase.",
+							Description: "Lifecycle phase.\n\nPossible enum values:\n - `\"Failed\"`\n - `\"ImageLost\"`\n - `\"PVCLost\"`\n - `\"Pending\"`\n - `\"Provisioning\"`\n - `\"Ready\"`\n - `\"Terminating\"`\n - `\"WaitForUserUpload\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Failed", "ImageLost", "PVCLost", "Pending", "Provisioning", "Ready", "Terminating", "WaitForUserUpload"},
 						},
 					},
 					"downloadSpeed": {
@@ -1432,9 +1438,10 @@ func schema_pkg_apis_virtualization_v1alpha2_Disruptions(ref common.ReferenceCal
 				Properties: map[string]spec.Schema{
 					"restartApprovalMode": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Manual waits for the user to restart; Automatic restarts by itself.",
+							Description: "Manual waits for the user to restart; Automatic restarts by itself.\n\nPossible enum values:\n - `\"Automatic\"`\n - `\"Manual\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Automatic", "Manual"},
 						},
 					},
 				},
@@ -1775,10 +1782,11 @@ func schema_pkg_apis_virtualization_v1alpha2_NetworksSpec(ref common.ReferenceCa
 					},
 					"type": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Kind of network.",
+							Description: "Kind of network.\n\nPossible enum values:\n - `\"ClusterNetwork\"`\n - `\"Main\"`\n - `\"Network\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"ClusterNetwork", "Main", "Network"},
 						},
 					},
 					"name": {
@@ -1825,10 +1833,11 @@ func schema_pkg_apis_virtualization_v1alpha2_NetworksStatus(ref common.Reference
 					},
 					"type": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Kind of network.",
+							Description: "Kind of network.\n\nPossible enum values:\n - `\"ClusterNetwork\"`\n - `\"Main\"`\n - `\"Network\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"ClusterNetwork", "Main", "Network"},
 						},
 					},
 					"name": {
@@ -1925,10 +1934,11 @@ func schema_pkg_apis_virtualization_v1alpha2_Provisioning(ref common.ReferenceCa
 				Properties: map[string]spec.Schema{
 					"type": {
 						SchemaProps: spec.SchemaProps{
-							Description: "How the guest is configured.",
+							Description: "How the guest is configured.\n\nPossible enum values:\n - `\"SysprepRef\"`\n - `\"UserData\"`\n - `\"UserDataRef\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"SysprepRef", "UserData", "UserDataRef"},
 						},
 					},
 					"userData": {
@@ -2262,10 +2272,11 @@ func schema_pkg_apis_virtualization_v1alpha2_SysprepRef(ref common.ReferenceCall
 				Properties: map[string]spec.Schema{
 					"kind": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Kind of the object; only Secret.",
+							Description: "Kind of the object; only Secret.\n\nPossible enum values:\n - `\"Secret\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Secret"},
 						},
 					},
 					"name": {
@@ -2441,10 +2452,11 @@ func schema_pkg_apis_virtualization_v1alpha2_UserDataRef(ref common.ReferenceCal
 				Properties: map[string]spec.Schema{
 					"kind": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Kind of the object; only Secret.",
+							Description: "Kind of the object; only Secret.\n\nPossible enum values:\n - `\"Secret\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Secret"},
 						},
 					},
 					"name": {
@@ -2504,9 +2516,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VMBDAObjectRef(ref common.Reference
 				Properties: map[string]spec.Schema{
 					"kind": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Kind of the device.",
+							Description: "Kind of the device.\n\nPossible enum values:\n - `\"ClusterVirtualImage\"`\n - `\"VirtualDisk\"`\n - `\"VirtualImage\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"ClusterVirtualImage", "VirtualDisk", "VirtualImage"},
 						},
 					},
 					"name": {
@@ -2647,9 +2660,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskDataSource(ref common.Re
 				Properties: map[string]spec.Schema{
 					"type": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Type of the source; the matching field below must be set.",
+							Description: "Type of the source; the matching field below must be set.\n\nPossible enum values:\n - `\"ContainerImage\"`\n - `\"HTTP\"`\n - `\"ObjectRef\"`\n - `\"Upload\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"ContainerImage", "HTTP", "ObjectRef", "Upload"},
 						},
 					},
 					"http": {
@@ -2761,9 +2775,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskMigrationState(ref commo
 					},
 					"result": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Outcome.",
+							Description: "Outcome.\n\nPossible enum values:\n - `\"Failed\"`\n - `\"Succeeded\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Failed", "Succeeded"},
 						},
 					},
 					"message": {
@@ -2802,10 +2817,11 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskObjectRef(ref common.Ref
 				Properties: map[string]spec.Schema{
 					"kind": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Kind of the source object.",
+							Description: "Kind of the source object.\n\nPossible enum values:\n - `\"ClusterVirtualImage\"`\n - `\"VirtualDiskSnapshot\"`\n - `\"VirtualImage\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"ClusterVirtualImage", "VirtualDiskSnapshot", "VirtualImage"},
 						},
 					},
 					"name": {
@@ -3000,9 +3016,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotStatus(ref commo
 				Properties: map[string]spec.Schema{
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Lifecycle phase.",
+							Description: "Lifecycle phase.\n\nPossible enum values:\n - `\"Failed\"`\n - `\"InProgress\"`\n - `\"Pending\"`\n - `\"Ready\"`\n - `\"Terminating\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Failed", "InProgress", "Pending", "Ready", "Terminating"},
 						},
 					},
 					"volumeSnapshotName": {
@@ -3149,9 +3166,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref common.Refere
 					},
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Lifecycle phase.",
+							Description: "Lifecycle phase.\n\nPossible enum values:\n - `\"Exporting\"`\n - `\"Failed\"`\n - `\"Migrating\"`\n - `\"PVCLost\"`\n - `\"Pending\"`\n - `\"Provisioning\"`\n - `\"Ready\"`\n - `\"Resizing\"`\n - `\"Terminating\"`\n - `\"WaitForFirstConsumer\"`\n - `\"WaitForUserUpload\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Exporting", "Failed", "Migrating", "PVCLost", "Pending", "Provisioning", "Ready", "Resizing", "Terminating", "WaitForFirstConsumer", "WaitForUserUpload"},
 						},
 					},
 					"attachedToVirtualMachines": {
@@ -3303,9 +3321,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageDataSource(ref common.R
 				Properties: map[string]spec.Schema{
 					"type": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Type of the source; the matching field below must be set.",
+							Description: "Type of the source; the matching field below must be set.\n\nPossible enum values:\n - `\"ContainerImage\"`\n - `\"HTTP\"`\n - `\"ObjectRef\"`\n - `\"Upload\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"ContainerImage", "HTTP", "ObjectRef", "Upload"},
 						},
 					},
 					"http": {
@@ -3403,10 +3422,11 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageObjectRef(ref common.Re
 				Properties: map[string]spec.Schema{
 					"kind": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Kind of the source object.",
+							Description: "Kind of the source object.\n\nPossible enum values:\n - `\"ClusterVirtualImage\"`\n - `\"VirtualDisk\"`\n - `\"VirtualDiskSnapshot\"`\n - `\"VirtualImage\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"ClusterVirtualImage", "VirtualDisk", "VirtualDiskSnapshot", "VirtualImage"},
 						},
 					},
 					"name": {
@@ -3453,10 +3473,11 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageSpec(ref common.Referen
 				Properties: map[string]spec.Schema{
 					"storage": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Where to store the image: DVCR (ContainerRegistry) or a PVC.",
+							Description: "Where to store the image: DVCR (ContainerRegistry) or a PVC.\n\nPossible enum values:\n - `\"ContainerRegistry\"`\n - `\"Kubernetes\"`\n - `\"PersistentVolumeClaim\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"ContainerRegistry", "Kubernetes", "PersistentVolumeClaim"},
 						},
 					},
 					"persistentVolumeClaim": {
@@ -3491,9 +3512,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatus(ref common.Refer
 				Properties: map[string]spec.Schema{
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Lifecycle phase.",
+							Description: "Lifecycle phase.\n\nPossible enum values:\n - `\"Failed\"`\n - `\"ImageLost\"`\n - `\"PVCLost\"`\n - `\"Pending\"`\n - `\"Provisioning\"`\n - `\"Ready\"`\n - `\"Terminating\"`\n - `\"WaitForUserUpload\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Failed", "ImageLost", "PVCLost", "Pending", "Provisioning", "Ready", "Terminating", "WaitForUserUpload"},
 						},
 					},
 					"downloadSpeed": {
@@ -3928,9 +3950,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment
 				Properties: map[string]spec.Schema{
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Lifecycle phase.",
+							Description: "Lifecycle phase.\n\nPossible enum values:\n - `\"Attached\"`\n - `\"Failed\"`\n - `\"InProgress\"`\n - `\"Pending\"`\n - `\"Terminating\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Attached", "Failed", "InProgress", "Pending", "Terminating"},
 						},
 					},
 					"virtualMachineName": {
@@ -4158,10 +4181,11 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassStatus(ref commo
 				Properties: map[string]spec.Schema{
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Lifecycle phase.",
+							Description: "Lifecycle phase.\n\nPossible enum values:\n - `\"Pending\"`\n - `\"Ready\"`\n - `\"Terminating\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Pending", "Ready", "Terminating"},
 						},
 					},
 					"cpuFeatures": {
@@ -4455,9 +4479,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseStatus(
 				Properties: map[string]spec.Schema{
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Lifecycle phase.",
+							Description: "Lifecycle phase.\n\nPossible enum values:\n - `\"Bound\"`\n - `\"Released\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Bound", "Released"},
 						},
 					},
 					"observedGeneration": {
@@ -4560,10 +4585,11 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressSpec(ref com
 				Properties: map[string]spec.Schema{
 					"type": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Auto picks a free address; Static takes staticIP.",
+							Description: "Auto picks a free address; Static takes staticIP.\n\nPossible enum values:\n - `\"Auto\"`\n - `\"Static\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Auto", "Static"},
 						},
 					},
 					"staticIP": {
@@ -4603,9 +4629,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressStatus(ref c
 					},
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Lifecycle phase.",
+							Description: "Lifecycle phase.\n\nPossible enum values:\n - `\"Attached\"`\n - `\"Bound\"`\n - `\"Pending\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Attached", "Bound", "Pending"},
 						},
 					},
 					"observedGeneration": {
@@ -4794,9 +4821,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineMigrationState(ref co
 					},
 					"result": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Outcome.",
+							Description: "Outcome.\n\nPossible enum values:\n - `\"Failed\"`\n - `\"Succeeded\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Failed", "Succeeded"},
 						},
 					},
 				},
@@ -4893,10 +4921,11 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneSpec(re
 				Properties: map[string]spec.Schema{
 					"mode": {
 						SchemaProps: spec.SchemaProps{
-							Description: "How strictly to clone.",
+							Description: "How strictly to clone.\n\nPossible enum values:\n - `\"BestEffort\"`\n - `\"DryRun\"`\n - `\"Strict\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"BestEffort", "DryRun", "Strict"},
 						},
 					},
 					"nameReplacement": {
@@ -5049,10 +5078,11 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationResource(ref
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
-							Description: "State of the resource.",
+							Description: "State of the resource.\n\nPossible enum values:\n - `\"Completed\"`\n - `\"Failed\"`\n - `\"InProgress\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Completed", "Failed", "InProgress"},
 						},
 					},
 					"message": {
@@ -5079,10 +5109,11 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationRestoreSpec(
 				Properties: map[string]spec.Schema{
 					"mode": {
 						SchemaProps: spec.SchemaProps{
-							Description: "How strictly to restore.",
+							Description: "How strictly to restore.\n\nPossible enum values:\n - `\"BestEffort\"`\n - `\"DryRun\"`\n - `\"Strict\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"BestEffort", "DryRun", "Strict"},
 						},
 					},
 					"virtualMachineSnapshotName": {
@@ -5109,10 +5140,11 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationSpec(ref com
 				Properties: map[string]spec.Schema{
 					"type": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Operation to perform.",
+							Description: "Operation to perform.\n\nPossible enum values:\n - `\"Clone\"`\n - `\"Evict\"`\n - `\"Migrate\"`\n - `\"Restart\"`\n - `\"Restore\"`\n - `\"Start\"`\n - `\"Stop\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Clone", "Evict", "Migrate", "Restart", "Restore", "Start", "Stop"},
 						},
 					},
 					"virtualMachineName": {
@@ -5166,10 +5198,11 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationStatus(ref c
 				Properties: map[string]spec.Schema{
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Lifecycle phase.",
+							Description: "Lifecycle phase.\n\nPossible enum values:\n - `\"Completed\"`\n - `\"Failed\"`\n - `\"InProgress\"`\n - `\"Pending\"`\n - `\"Superseded\"`\n - `\"Terminating\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Completed", "Failed", "InProgress", "Pending", "Superseded", "Terminating"},
 						},
 					},
 					"conditions": {
@@ -5245,9 +5278,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachinePhaseTransitionTimest
 				Properties: map[string]spec.Schema{
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Phase entered.",
+							Description: "Phase entered.\n\nPossible enum values:\n - `\"Degraded\"`\n - `\"Migrating\"`\n - `\"Pause\"`\n - `\"Pending\"`\n - `\"Running\"`\n - `\"Starting\"`\n - `\"Stopped\"`\n - `\"Stopping\"`\n - `\"Terminating\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Degraded", "Migrating", "Pause", "Pending", "Running", "Starting", "Stopped", "Stopping", "Terminating"},
 						},
 					},
 					"timestamp": {
@@ -5407,9 +5441,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreSpec(ref commo
 				Properties: map[string]spec.Schema{
 					"restoreMode": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Safe refuses to overwrite existing resources; Forced replaces them.",
+							Description: "Safe refuses to overwrite existing resources; Forced replaces them.\n\nPossible enum values:\n - `\"Forced\"`\n - `\"Safe\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Forced", "Safe"},
 						},
 					},
 					"virtualMachineSnapshotName": {
@@ -5457,10 +5492,11 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreStatus(ref com
 				Properties: map[string]spec.Schema{
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Lifecycle phase.",
+							Description: "Lifecycle phase.\n\nPossible enum values:\n - `\"Failed\"`\n - `\"InProgress\"`\n - `\"Pending\"`\n - `\"Ready\"`\n - `\"Terminating\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Failed", "InProgress", "Pending", "Ready", "Terminating"},
 						},
 					},
 					"conditions": {
@@ -5622,10 +5658,11 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotSpec(ref comm
 					},
 					"keepIPAddress": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Always turns the VM's IP address into a static one kept by the snapshot.",
+							Description: "Always turns the VM's IP address into a static one kept by the snapshot.\n\nPossible enum values:\n - `\"Always\"`\n - `\"Never\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Always", "Never"},
 						},
 					},
 					"requiredConsistency": {
@@ -5672,10 +5709,11 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotStatus(ref co
 				Properties: map[string]spec.Schema{
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Lifecycle phase.",
+							Description: "Lifecycle phase.\n\nPossible enum values:\n - `\"Failed\"`\n - `\"InProgress\"`\n - `\"Pending\"`\n - `\"Ready\"`\n - `\"Terminating\"`",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Failed", "InProgress", "Pending", "Ready", "Terminating"},
 						},
 					},
 					"consistent": {
@@ -5778,9 +5816,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 				Properties: map[string]spec.Schema{
 					"runPolicy": {
 						SchemaProps: spec.SchemaProps{
-							Description: "How the power state follows the user's actions.",
+							Description: "How the power state follows the user's actions.\n\nPossible enum values:\n - `\"AlwaysOff\"`\n - `\"AlwaysOn\"`\n - `\"AlwaysOnUnlessStoppedManually\"`\n - `\"Manual\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"AlwaysOff", "AlwaysOn", "AlwaysOnUnlessStoppedManually", "Manual"},
 						},
 					},
 					"virtualMachineIPAddressName": {
@@ -5879,16 +5918,18 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 					},
 					"osType": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Family of the guest system.",
+							Description: "Family of the guest system.\n\nPossible enum values:\n - `\"Generic\"`\n - `\"Legacy\"`\n - `\"Windows\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Generic", "Legacy", "Windows"},
 						},
 					},
 					"bootloader": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Firmware of the VM.",
+							Description: "Firmware of the VM.\n\nPossible enum values:\n - `\"BIOS\"`\n - `\"EFI\"`\n - `\"EFIWithSecureBoot\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"BIOS", "EFI", "EFIWithSecureBoot"},
 						},
 					},
 					"virtualMachineClassName": {
@@ -5940,9 +5981,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 					},
 					"liveMigrationPolicy": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Live migration behaviour.",
+							Description: "Live migration behaviour.\n\nPossible enum values:\n - `\"AlwaysForced\"`\n - `\"AlwaysSafe\"`\n - `\"PreferForced\"`\n - `\"PreferSafe\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"AlwaysForced", "AlwaysSafe", "PreferForced", "PreferSafe"},
 						},
 					},
 					"networks": {
@@ -6067,9 +6109,10 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 				Properties: map[string]spec.Schema{
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Lifecycle phase.",
+							Description: "Lifecycle phase.\n\nPossible enum values:\n - `\"Degraded\"`\n - `\"Migrating\"`\n - `\"Pause\"`\n - `\"Pending\"`\n - `\"Running\"`\n - `\"Starting\"`\n - `\"Stopped\"`\n - `\"Stopping\"`\n - `\"Terminating\"`",
 							Type:        []string{"string"},
 							Format:      "",
+							Enum:        []interface{}{"Degraded", "Migrating", "Pause", "Pending", "Running", "Starting", "Stopped", "Stopping", "Terminating"},
 						},
 					},
 					"nodeName": {

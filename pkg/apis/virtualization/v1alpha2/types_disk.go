@@ -6,6 +6,7 @@ import (
 )
 
 // DiskPhase is the lifecycle phase of a VirtualDisk.
+// +enum
 type DiskPhase string
 
 const (
@@ -23,6 +24,7 @@ const (
 )
 
 // VirtualDiskObjectRefKind names the kinds a disk can be made from.
+// +enum
 type VirtualDiskObjectRefKind string
 
 const (
@@ -102,6 +104,7 @@ type VirtualDiskStats struct {
 }
 
 // VirtualDiskMigrationResult is the outcome of a storage migration.
+// +enum
 type VirtualDiskMigrationResult string
 
 const (
@@ -185,6 +188,7 @@ type VirtualDiskList struct {
 }
 
 // VirtualDiskSnapshotPhase is the lifecycle phase of a VirtualDiskSnapshot.
+// +enum
 type VirtualDiskSnapshotPhase string
 
 const (

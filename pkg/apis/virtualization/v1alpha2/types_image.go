@@ -5,6 +5,7 @@ import (
 )
 
 // DataSourceType names where an image or disk takes its data from.
+// +enum
 type DataSourceType string
 
 const (
@@ -15,6 +16,7 @@ const (
 )
 
 // ImagePhase is the lifecycle phase of VirtualImage and ClusterVirtualImage.
+// +enum
 type ImagePhase string
 
 const (
@@ -109,6 +111,7 @@ type ImageUploadURLs struct {
 }
 
 // ClusterVirtualImageObjectRefKind names the kinds a ClusterVirtualImage can be made from.
+// +enum
 type ClusterVirtualImageObjectRefKind string
 
 const (
@@ -231,6 +234,7 @@ type ClusterVirtualImageList struct {
 }
 
 // StorageType says where a VirtualImage keeps its data.
+// +enum
 type StorageType string
 
 const (
@@ -240,6 +244,7 @@ const (
 )
 
 // VirtualImageObjectRefKind names the kinds a VirtualImage can be made from.
+// +enum
 type VirtualImageObjectRefKind string
 
 const (

@@ -5,6 +5,7 @@ import (
 )
 
 // VirtualMachineIPAddressType says whether the address is picked or given.
+// +enum
 type VirtualMachineIPAddressType string
 
 const (
@@ -13,6 +14,7 @@ const (
 )
 
 // VirtualMachineIPAddressPhase is the lifecycle phase of an address.
+// +enum
 type VirtualMachineIPAddressPhase string
 
 const (
@@ -70,6 +72,7 @@ type VirtualMachineIPAddressList struct {
 }
 
 // VirtualMachineIPAddressLeasePhase is the lifecycle phase of a lease.
+// +enum
 type VirtualMachineIPAddressLeasePhase string
 
 const (

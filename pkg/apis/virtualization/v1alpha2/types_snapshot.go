@@ -5,6 +5,7 @@ import (
 )
 
 // KeepIPAddress says whether a VM snapshot keeps the VM's IP address.
+// +enum
 type KeepIPAddress string
 
 const (
@@ -13,6 +14,7 @@ const (
 )
 
 // VirtualMachineSnapshotPhase is the lifecycle phase of a VM snapshot.
+// +enum
 type VirtualMachineSnapshotPhase string
 
 const (
@@ -102,6 +104,7 @@ type VirtualMachineSnapshotList struct {
 }
 
 // RestoreMode says how a restore treats conflicts with existing resources.
+// +enum
 type RestoreMode string
 
 const (
@@ -110,6 +113,7 @@ const (
 )
 
 // VirtualMachineRestorePhase is the lifecycle phase of a restore.
+// +enum
 type VirtualMachineRestorePhase string
 
 const (

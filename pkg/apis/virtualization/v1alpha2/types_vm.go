@@ -8,6 +8,7 @@ import (
 )
 
 // MachinePhase is the lifecycle phase of a VirtualMachine.
+// +enum
 type MachinePhase string
 
 const (
@@ -23,6 +24,7 @@ const (
 )
 
 // RunPolicy says how the VM's power state follows the user's actions.
+// +enum
 type RunPolicy string
 
 const (
@@ -33,6 +35,7 @@ const (
 )
 
 // OsType tunes the virtual hardware for a family of guest systems.
+// +enum
 type OsType string
 
 const (
@@ -42,6 +45,7 @@ const (
 )
 
 // BootloaderType is the firmware of the VM.
+// +enum
 type BootloaderType string
 
 const (
@@ -51,6 +55,7 @@ const (
 )
 
 // LiveMigrationPolicy says how live migration may slow the guest down to converge.
+// +enum
 type LiveMigrationPolicy string
 
 const (
@@ -61,6 +66,7 @@ const (
 )
 
 // RestartApprovalMode says whether changes that need a reboot are applied by themselves.
+// +enum
 type RestartApprovalMode string
 
 const (
@@ -69,6 +75,7 @@ const (
 )
 
 // ProvisioningType names how the guest is configured at first boot.
+// +enum
 type ProvisioningType string
 
 const (
@@ -78,6 +85,7 @@ const (
 )
 
 // UserDataRefKind names the kinds that can hold provisioning data.
+// +enum
 type UserDataRefKind string
 
 const UserDataRefKindSecret UserDataRefKind = "Secret"
@@ -91,6 +99,7 @@ type UserDataRef struct {
 }
 
 // SysprepRefKind names the kinds that can hold Sysprep answers.
+// +enum
 type SysprepRefKind string
 
 const SysprepRefKindSecret SysprepRefKind = "Secret"
@@ -130,6 +139,7 @@ type MemorySpec struct {
 }
 
 // BlockDeviceKind names the kinds that can be block devices of a VM.
+// +enum
 type BlockDeviceKind string
 
 const (
@@ -155,6 +165,7 @@ type Disruptions struct {
 }
 
 // NetworksType names kinds of VM network interfaces.
+// +enum
 type NetworksType string
 
 const (
@@ -312,6 +323,7 @@ type BlockDeviceStatusRef struct {
 }
 
 // MigrationResult is the outcome of a live migration.
+// +enum
 type MigrationResult string
 
 const (

@@ -5,6 +5,7 @@ import (
 )
 
 // VMBDAObjectRefKind names the kinds that can be hot-plugged into a VM.
+// +enum
 type VMBDAObjectRefKind string
 
 const (
@@ -14,6 +15,7 @@ const (
 )
 
 // BlockDeviceAttachmentPhase is the lifecycle phase of an attachment.
+// +enum
 type BlockDeviceAttachmentPhase string
 
 const (

@@ -11,6 +11,7 @@ import (
 const DefaultClassAnnotation = "virtualmachineclass.virtualization.deckhouse.io/is-default-class"
 
 // CPUModelType names how the virtual CPU model is chosen.
+// +enum
 type CPUModelType string
 
 const (
@@ -22,6 +23,7 @@ const (
 )
 
 // VirtualMachineClassPhase is the lifecycle phase of a VirtualMachineClass.
+// +enum
 type VirtualMachineClassPhase string
 
 const (

@@ -5,6 +5,7 @@ import (
 )
 
 // VMOPType names an operation on a VM.
+// +enum
 type VMOPType string
 
 const (
@@ -18,6 +19,7 @@ const (
 )
 
 // VMOPPhase is the lifecycle phase of an operation.
+// +enum
 type VMOPPhase string
 
 const (
@@ -30,6 +32,7 @@ const (
 )
 
 // SnapshotOperationMode says how strictly a restore or clone is carried out.
+// +enum
 type SnapshotOperationMode string
 
 const (
@@ -104,6 +107,7 @@ type VirtualMachineOperationSpec struct {
 }
 
 // VMOPResourceStatus is the state of a resource touched by the operation.
+// +enum
 type VMOPResourceStatus string
 
 const (
