@@ -11,6 +11,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/component-base/compatibility"
 	netutils "k8s.io/utils/net"
 
@@ -52,6 +53,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory of the embedded etcd, used when --etcd-servers is empty.")
 	fs.StringVar(&o.ConfigFile, "config", o.ConfigFile, "Platform configuration file (YAML): allowed and default storage classes.")
 	fs.BoolVar(&o.Standalone, "standalone", o.Standalone, "Serve without kube-apiserver: no authentication or authorization, loopback only. For development and tests.")
+	// The generic server's feature gates, e.g. --feature-gates=ListFromCacheSnapshot=false
+	// trades paginated lists from the watch cache for less memory per object.
+	utilfeature.DefaultMutableFeatureGate.AddFlag(fs)
 }
 
 // Validate checks the options; etcd servers must be set (Run sets them for embedded etcd).
