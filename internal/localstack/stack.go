@@ -80,7 +80,12 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 			}
 		}
 	}
-	// etcd also takes EtcdPort+1 for its peer URL.
+	// etcd also takes EtcdPort+1 for its peer URL. Fixed ports must be free: say which is not.
+	for _, p := range []int{o.EtcdPort, o.EtcdPort + 1, o.KubePort, o.VirtualizationPort} {
+		if p > 1 && !portFree(p) {
+			return nil, fmt.Errorf("port %d on 127.0.0.1 is in use (another stack running? make down)", p)
+		}
+	}
 	for _, p := range []*int{&o.EtcdPort, &o.KubePort, &o.VirtualizationPort} {
 		for *p == 0 {
 			if *p, err = freePort(); err != nil {
