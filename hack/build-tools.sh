@@ -18,7 +18,7 @@ build() { # name package [ldflags]
     if [ -x "${BIN}/${name}" ] && [ "$(cat "${BIN}/.${name}.stamp" 2>/dev/null)" = "${stamp}" ]; then
         return
     fi
-    echo "building ${name} (${pkg}); the first build of kube-apiserver takes ~13 minutes" >&2
+    echo "building ${name} (${pkg}) (Kubernetes binaries take minutes on a cold build cache)" >&2
     (cd "${TOOLS}" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w ${ldflags}" -o "${BIN}/${name}.tmp" "${pkg}")
     mv "${BIN}/${name}.tmp" "${BIN}/${name}"
     echo "${stamp}" >"${BIN}/.${name}.stamp"
