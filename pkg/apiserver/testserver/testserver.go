@@ -32,13 +32,14 @@ type Server struct {
 // Stop shuts the server and its etcd down.
 func (s *Server) Stop() { s.stop() }
 
-// Start runs a server with its etcd data in dir and the given platform configuration.
-func Start(dir string, platform *config.Config) (*Server, error) {
+// Start runs a server with its etcd data in dir and the given platform configuration;
+// tune, when given, adjusts the server's options (e.g. audit) before it starts.
+func Start(dir string, platform *config.Config, tune ...func(*apiserver.Options)) (*Server, error) {
 	etcd, err := embeddedetcd.Start(filepath.Join(dir, "etcd"), time.Minute)
 	if err != nil {
 		return nil, err
 	}
-	s, err := start(dir, etcd.Endpoint, platform)
+	s, err := start(dir, etcd.Endpoint, platform, tune)
 	if err != nil {
 		etcd.Stop()
 		return nil, err
@@ -48,9 +49,12 @@ func Start(dir string, platform *config.Config) (*Server, error) {
 	return s, nil
 }
 
-func start(dir, etcdEndpoint string, platform *config.Config) (*Server, error) {
+func start(dir, etcdEndpoint string, platform *config.Config, tune []func(*apiserver.Options)) (*Server, error) {
 	o := apiserver.NewOptions()
 	o.Standalone = true
+	for _, f := range tune {
+		f(o)
+	}
 	if platform != nil {
 		data, err := yaml.Marshal(platform)
 		if err != nil {
