@@ -5,35 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
-	"github.com/virtplane/virtplane/pkg/apiserver"
-	"github.com/virtplane/virtplane/pkg/apiserver/testserver"
 )
 
-// TestAuditLog starts a server with --audit-log-path and --audit-policy-file and checks that a
-// VM create is recorded with its verb, resource, name and response code.
+// TestAuditLog checks that the server started with --audit-policy-file and --audit-log-path
+// (see TestMain) records a VM create with its verb, resource, name and response code.
 func TestAuditLog(t *testing.T) {
-	dir := t.TempDir()
-	policy := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(policy, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "audit.log")
-	s, err := testserver.Start(dir, nil, func(o *apiserver.Options) {
-		o.Recommended.Audit.PolicyFile = policy
-		o.Recommended.Audit.LogOptions.Path = logPath
-		o.Recommended.Audit.LogOptions.BatchOptions.Mode = "blocking"
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-
 	vm := &v1alpha2.VirtualMachine{
 		ObjectMeta: metav1.ObjectMeta{Name: "audited", Namespace: "audit"},
 		Spec: v1alpha2.VirtualMachineSpec{
@@ -43,11 +24,11 @@ func TestAuditLog(t *testing.T) {
 			BlockDeviceRefs:         []v1alpha2.BlockDeviceSpecRef{{Kind: v1alpha2.DiskDevice, Name: "root"}},
 		},
 	}
-	if _, err := s.Client.VirtualizationV1alpha2().VirtualMachines("audit").Create(context.Background(), vm, metav1.CreateOptions{}); err != nil {
+	if _, err := srv.Client.VirtualizationV1alpha2().VirtualMachines("audit").Create(context.Background(), vm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
-	f, err := os.Open(logPath)
+	f, err := os.Open(auditLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,5 +56,5 @@ func TestAuditLog(t *testing.T) {
 			return
 		}
 	}
-	t.Fatalf("no audit event for the VM create in %s", logPath)
+	t.Fatalf("no audit event for the VM create in %s", auditLog)
 }

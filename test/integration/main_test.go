@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,12 +16,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 
+	"github.com/virtplane/virtplane/pkg/apiserver"
 	"github.com/virtplane/virtplane/pkg/apiserver/testserver"
 	"github.com/virtplane/virtplane/pkg/config"
 )
 
 var (
 	srv *testserver.Server
+	// auditLog is the server's audit log file.
+	auditLog string
 	// resources maps a kind to its discovery entry.
 	resources = map[string]metav1.APIResource{}
 )
@@ -38,7 +42,18 @@ func TestMain(m *testing.M) {
 		VirtualDisks:  config.StorageClassSettings{AllowedStorageClassNames: allowedClasses},
 		VirtualImages: config.StorageClassSettings{AllowedStorageClassNames: allowedClasses},
 	}
-	srv, err = testserver.Start(dir, platform)
+	// Every request is audited at Metadata level into auditLog (TestAuditLog reads it).
+	policy := filepath.Join(dir, "audit-policy.yaml")
+	auditLog = filepath.Join(dir, "audit.log")
+	if err := os.WriteFile(policy, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n"), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	srv, err = testserver.Start(dir, platform, func(o *apiserver.Options) {
+		o.Recommended.Audit.PolicyFile = policy
+		o.Recommended.Audit.LogOptions.Path = auditLog
+		o.Recommended.Audit.LogOptions.BatchOptions.Mode = "blocking"
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the server:", err)
 		os.RemoveAll(dir)
