@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -16,7 +18,7 @@ import (
 // (see TestMain) records a VM create with its verb, resource, name and response code.
 func TestAuditLog(t *testing.T) {
 	vm := &v1alpha2.VirtualMachine{
-		ObjectMeta: metav1.ObjectMeta{Name: "audited", Namespace: "audit"},
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("audited-%d", time.Now().UnixNano()), Namespace: "audit"},
 		Spec: v1alpha2.VirtualMachineSpec{
 			VirtualMachineClassName: "host",
 			CPU:                     v1alpha2.CPUSpec{Cores: 1},
@@ -24,7 +26,8 @@ func TestAuditLog(t *testing.T) {
 			BlockDeviceRefs:         []v1alpha2.BlockDeviceSpecRef{{Kind: v1alpha2.DiskDevice, Name: "root"}},
 		},
 	}
-	if _, err := srv.Client.VirtualizationV1alpha2().VirtualMachines("audit").Create(context.Background(), vm, metav1.CreateOptions{}); err != nil {
+	created, err := srv.Client.VirtualizationV1alpha2().VirtualMachines("audit").Create(context.Background(), vm, metav1.CreateOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -51,7 +54,7 @@ func TestAuditLog(t *testing.T) {
 		}
 		r := ev.ObjectRef
 		if ev.Verb == "create" && ev.Stage == "ResponseComplete" && r.Resource == "virtualmachines" &&
-			r.APIGroup == "virtualization.deckhouse.io" && r.Namespace == "audit" && r.Name == "audited" &&
+			r.APIGroup == "virtualization.deckhouse.io" && r.Namespace == "audit" && r.Name == created.Name &&
 			ev.ResponseStatus.Code == 201 {
 			return
 		}
