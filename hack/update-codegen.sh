@@ -6,7 +6,14 @@ set -o errexit -o nounset -o pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${ROOT}"
 MODULE="$(go list -m)"
+# `go list -m -f {{.Dir}}` prints nothing for a module that is not in the module cache yet
+# (a fresh machine): download it first, and refuse to go on without its directory.
+go mod download k8s.io/code-generator
 CODEGEN_PKG="$(go list -m -f '{{.Dir}}' k8s.io/code-generator)"
+if [ ! -f "${CODEGEN_PKG}/kube_codegen.sh" ]; then
+    echo "k8s.io/code-generator is not in the module cache (${CODEGEN_PKG:-no directory})" >&2
+    exit 1
+fi
 export GOBIN="${ROOT}/bin/codegen"
 mkdir -p "${GOBIN}"
 
