@@ -15,6 +15,52 @@ type Config struct {
 	VirtualImages StorageClassSettings `json:"virtualImages,omitempty"`
 	// VirtualDisks restricts the storage classes of VirtualDisks.
 	VirtualDisks StorageClassSettings `json:"virtualDisks,omitempty"`
+	// DVCR says where the image registry is and how the platform reaches it.
+	DVCR DVCR `json:"dvcr,omitempty"`
+	// Uploads configures the upload URLs handed to users.
+	Uploads Uploads `json:"uploads,omitempty"`
+	// Importer configures the Pods that move image data.
+	Importer Importer `json:"importer,omitempty"`
+}
+
+// DVCR is the image registry's address, credentials and maintenance.
+type DVCR struct {
+	// Address is host[:port] of the registry as importer Pods reach it.
+	Address string `json:"address,omitempty"`
+	// Insecure makes clients use plain HTTP.
+	Insecure bool `json:"insecure,omitempty"`
+	// CABundleFile is a PEM file trusted for the registry's TLS.
+	CABundleFile string `json:"caBundleFile,omitempty"`
+	// TokenKeyFile is the PEM private key that signs registry access tokens; the registry
+	// trusts the matching certificate (TokenCertFile).
+	TokenKeyFile  string `json:"tokenKeyFile,omitempty"`
+	TokenCertFile string `json:"tokenCertFile,omitempty"`
+	// StorageDirectory is the registry's filesystem storage.
+	StorageDirectory string `json:"storageDirectory,omitempty"`
+	// GC schedules garbage collection.
+	GC DVCRGC `json:"gc,omitempty"`
+}
+
+// DVCRGC schedules garbage collection of images no object refers to.
+type DVCRGC struct {
+	// Schedule is a cron expression ("0 20 * * *"); empty disables scheduled collection.
+	Schedule string `json:"schedule,omitempty"`
+}
+
+// Uploads configures uploads.
+type Uploads struct {
+	// ExternalURL is the base of status.imageUploadURLs.external (<base>/upload/<token>).
+	ExternalURL string `json:"externalURL,omitempty"`
+	// WaitTimeout fails an upload that has not started in this time (default 10m).
+	WaitTimeout string `json:"waitTimeout,omitempty"`
+}
+
+// Importer configures importer Pods.
+type Importer struct {
+	// Image is the container image of virtualization-importer.
+	Image string `json:"image,omitempty"`
+	// Namespace runs the Pods of cluster-scoped images (default d8-virtualization).
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // StorageClassSettings restrict the storage classes a kind may ask for.

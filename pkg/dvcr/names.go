@@ -1,0 +1,39 @@
+// Package dvcr is the platform's image registry (DVCR): its server, its access tokens, the
+// layout of the images the importer writes, and garbage collection.
+package dvcr
+
+import "path"
+
+// Repository names, as upstream: cvi/<name>, vi/<namespace>/<name>, vd/<namespace>/<name>.
+// The tag is the object's UID, so a re-created object never reads its predecessor's data.
+const (
+	KindCVI = "cvi"
+	KindVI  = "vi"
+	KindVD  = "vd"
+)
+
+// Repository returns the repository of an object's image; namespace is empty for cvi.
+func Repository(kind, namespace, name string) string {
+	if kind == KindCVI {
+		return path.Join(kind, name)
+	}
+	return path.Join(kind, namespace, name)
+}
+
+// ImageRef returns host/repository:uid.
+func ImageRef(host, kind, namespace, name, uid string) string {
+	return host + "/" + Repository(kind, namespace, name) + ":" + uid
+}
+
+// Image layout. An image has one uncompressed tar layer holding the disk as DiskDir/<file>
+// (the same layout users build for ContainerImage sources: FROM scratch, COPY x /disk/x).
+// The manifest carries the facts the controller and the fill step need as annotations.
+const (
+	DiskDir = "disk"
+	// AnnotationFormat: qcow2, raw, vmdk, vdi, iso.
+	AnnotationFormat = "virtualization.deckhouse.io/format"
+	// AnnotationUnpackedSize: virtual size of the disk in bytes (decimal).
+	AnnotationUnpackedSize = "virtualization.deckhouse.io/unpacked-size"
+	// AnnotationStoredSize: size of the disk file in the layer in bytes (decimal).
+	AnnotationStoredSize = "virtualization.deckhouse.io/stored-size"
+)
