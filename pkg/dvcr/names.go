@@ -25,11 +25,15 @@ func ImageRef(host, kind, namespace, name, uid string) string {
 	return host + "/" + Repository(kind, namespace, name) + ":" + uid
 }
 
-// Image layout. An image has one uncompressed tar layer holding the disk as DiskDir/<file>
-// (the same layout users build for ContainerImage sources: FROM scratch, COPY x /disk/x).
+// Image layout. A DVCR image has one layer whose blob is the disk file itself (media type
+// DiskLayerMediaType, not a tar): a tar header needs the size before the data, which a
+// streamed, decompressed source does not know, and a plain blob can be read with ranges.
+// Images users build for ContainerImage sources are ordinary tar layers with the disk under
+// DiskDir/ (FROM scratch, COPY x /disk/x); the importer reads both.
 // The manifest carries the facts the controller and the fill step need as annotations.
 const (
-	DiskDir = "disk"
+	DiskDir            = "disk"
+	DiskLayerMediaType = "application/vnd.virtplane.disk.layer.v1"
 	// AnnotationFormat: qcow2, raw, vmdk, vdi, iso.
 	AnnotationFormat = "virtualization.deckhouse.io/format"
 	// AnnotationUnpackedSize: virtual size of the disk in bytes (decimal).

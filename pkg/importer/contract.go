@@ -10,12 +10,12 @@ package importer
 
 // Modes: the first argument of virtualization-importer.
 const (
-	// ModeImport copies a source (HTTP, registry, DVCR) into a DVCR image.
+	// ModeImport copies a source (HTTP, registry, DVCR, volume) into a DVCR image.
 	ModeImport = "import"
 	// ModeUpload serves one upload (plain body or tus 1.0) and writes it into a DVCR image.
 	ModeUpload = "upload"
-	// ModeFill writes a DVCR image onto a volume (block device or file), converted to raw;
-	// with source type blank it only checks the volume.
+	// ModeFill writes a DVCR image (or another volume) onto a volume (block device or file),
+	// converted to raw; with source type blank it only checks the volume.
 	ModeFill = "fill"
 )
 
@@ -24,6 +24,7 @@ const (
 	SourceHTTP     = "http"     // EnvSourceURL is an http(s) URL
 	SourceRegistry = "registry" // EnvSourceURL is an image reference; the disk is the file under /disk/
 	SourceDVCR     = "dvcr"     // EnvSourceURL is a DVCR image reference written by this importer
+	SourceVolume   = "volume"   // EnvSourceURL is the path of a block device or file holding a raw disk (another PVC)
 	SourceBlank    = "blank"    // fill only: nothing to copy
 )
 
