@@ -37,6 +37,7 @@ const (
 	virtClient        = "virtualization-apiserver" // virtualization-apiserver -> kube-apiserver
 	serviceAccountKey = "service-account"          // signs service account tokens
 	controllerManager = "kube-controller-manager"  // kube-controller-manager -> kube-apiserver
+	dvcrToken         = "dvcr-token"               // signs DVCR access tokens; DVCR trusts its certificate
 )
 
 // virtualizationUser is the identity of virtualization-apiserver towards kube-apiserver: the
@@ -73,6 +74,11 @@ func (p pki) ensure() error {
 			return p.cert(controllerManager, clusterCA, "system:kube-controller-manager", nil, nil, nil, false)
 		},
 		p.serviceAccountKey,
+		func() error { return p.ca(dvcrToken, "virtplane-local-dvcr-token") },
+	}
+	for _, u := range platformUsers {
+		u := u
+		steps = append(steps, func() error { return p.cert(u.file, clusterCA, u.cn, u.orgs, nil, nil, false) })
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -36,6 +36,15 @@ type Options struct {
 	// Ports; 0 picks free loopback ports (for tests). make run uses fixed ones so the
 	// kubeconfig stays valid across runs.
 	EtcdPort, KubePort, VirtualizationPort int
+	// DVCRPort, UploadPort (the token upload URLs) and ControllerMetricsPort of the platform;
+	// 0 picks free ports.
+	DVCRPort, UploadPort, ControllerMetricsPort int
+	// Nodes is the number of local nodes (default 2).
+	Nodes int
+	// UploadWaitTimeout fails uploads not started in time ("" is the controller's default).
+	UploadWaitTimeout string
+	// WithoutPlatform starts the API only: no scheduler, DVCR, controller or local nodes.
+	WithoutPlatform bool
 	// ExtraVirtualizationArgs are appended to virtualization-apiserver's flags.
 	ExtraVirtualizationArgs []string
 	// WithoutVirtualization starts etcd, kube-apiserver and kube-controller-manager only: the
@@ -81,12 +90,15 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		}
 	}
 	// etcd also takes EtcdPort+1 for its peer URL. Fixed ports must be free: say which is not.
-	for _, p := range []int{o.EtcdPort, o.EtcdPort + 1, o.KubePort, o.VirtualizationPort} {
+	if o.Nodes == 0 {
+		o.Nodes = 2
+	}
+	for _, p := range []int{o.EtcdPort, o.EtcdPort + 1, o.KubePort, o.VirtualizationPort, o.DVCRPort, o.UploadPort, o.ControllerMetricsPort} {
 		if p > 1 && !portFree(p) {
 			return nil, fmt.Errorf("port %d on 127.0.0.1 is in use (another stack running? make down)", p)
 		}
 	}
-	for _, p := range []*int{&o.EtcdPort, &o.KubePort, &o.VirtualizationPort} {
+	for _, p := range []*int{&o.EtcdPort, &o.KubePort, &o.VirtualizationPort, &o.DVCRPort, &o.UploadPort, &o.ControllerMetricsPort} {
 		for *p == 0 {
 			if *p, err = freePort(); err != nil {
 				return nil, err
@@ -96,7 +108,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 			}
 		}
 	}
-	for _, d := range []string{"logs", "etcd", "virtualization", "kubectl-cache"} {
+	for _, d := range []string{"logs", "etcd", "virtualization", "kubectl-cache", "dvcr", "volumes", "nodes"} {
 		if err := os.MkdirAll(filepath.Join(o.Dir, d), 0o700); err != nil {
 			return nil, err
 		}
@@ -189,6 +201,12 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	); err != nil {
 		return s, err
 	}
+	withPlatform := !o.WithoutVirtualization && !o.WithoutPlatform
+	if withPlatform {
+		if err := s.startScheduler(); err != nil {
+			return s, err
+		}
+	}
 
 	// RBAC first: virtualization-apiserver needs its bindings to read the authentication
 	// configuration and to delegate checks.
@@ -213,6 +231,13 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		"--authentication-kubeconfig=" + virtKubeconfig,
 		"--authorization-kubeconfig=" + virtKubeconfig,
 	}
+	var configPath string
+	if withPlatform {
+		if configPath, err = s.writeConfig(certs); err != nil {
+			return s, err
+		}
+		args = append(args, "--config="+configPath, "--upload-bind-address=127.0.0.1:"+strconv.Itoa(o.UploadPort))
+	}
 	if err := s.run("virtualization-apiserver", filepath.Join(o.Bin, "virtualization-apiserver"),
 		append(args, o.ExtraVirtualizationArgs...)...); err != nil {
 		return s, err
@@ -224,6 +249,13 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return s, err
 	}
 	fmt.Fprintln(o.Log, "virtualization-apiserver is up on", s.VirtualizationURL, "behind the APIService")
+	if withPlatform {
+		if err := s.startPlatform(ctx, configPath); err != nil {
+			return s, err
+		}
+		fmt.Fprintf(o.Log, "DVCR on 127.0.0.1:%d, uploads on http://127.0.0.1:%d, %d local nodes, controller running\n",
+			o.DVCRPort, o.UploadPort, o.Nodes)
+	}
 	return s, nil
 }
 
