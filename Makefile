@@ -3,10 +3,10 @@ SHELL := /usr/bin/env bash
 GO ?= go
 BIN := bin
 
-.PHONY: run up down test build tools verify fmt vet codegen verify-codegen bench clean
+.PHONY: run up down test build tools deps verify fmt vet codegen verify-codegen bench clean
 
 ## run: build and start the local stack in the foreground and print how to use it (Ctrl-C stops)
-run: build
+run: deps build
 	$(BIN)/localstack run
 
 ## up / down: the same stack in the background; up returns once it is ready
@@ -18,12 +18,16 @@ down:
 
 ## test: every check CI runs: formatting, vet, generated code, unit, integration and
 ## end-to-end tests (the e2e tests start the local stack from bin/ themselves)
-test: verify build
+test: deps verify build
 	# -count=1: the e2e tests run binaries from bin/, which the test cache does not track.
 	E2E_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 ./...
 
 build: tools
 	$(GO) build -o $(BIN)/ ./cmd/... ./hack/localstack
+
+## deps: Debian packages the tests and the stack use (qemu-utils, genisoimage, xz, curl)
+deps:
+	hack/install-deps.sh
 
 ## tools: kube-apiserver and etcd from source into bin/ (once; reused while unchanged)
 tools:
