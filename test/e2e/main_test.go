@@ -61,6 +61,9 @@ func TestMain(m *testing.M) {
 		Bin:     bin,
 		RBAC:    filepath.Join(repoRoot, "artifacts", "rbac"),
 		Kubectl: kubectlBin,
+		// The API alone: these tests write status themselves (columns, RBAC), which a running
+		// controller would overwrite. test/e2e/platform runs the whole platform.
+		WithoutPlatform: true,
 	})
 	cancel()
 	code := 1
