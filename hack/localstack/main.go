@@ -54,13 +54,16 @@ func main() {
 
 func options() localstack.Options {
 	return localstack.Options{
-		Dir:                stateDir,
-		Bin:                "bin",
-		RBAC:               "artifacts/rbac",
-		EtcdPort:           12379,
-		KubePort:           6443,
-		VirtualizationPort: 8443,
-		Log:                os.Stdout,
+		Dir:                   stateDir,
+		Bin:                   "bin",
+		RBAC:                  "artifacts/rbac",
+		EtcdPort:              12379,
+		KubePort:              6443,
+		VirtualizationPort:    8443,
+		DVCRPort:              5001,
+		UploadPort:            8081,
+		ControllerMetricsPort: 8082,
+		Log:                   os.Stdout,
 	}
 }
 
@@ -79,9 +82,40 @@ func run() error {
 The stack is ready (%s). Logs are in %s/logs.
 
   export KUBECONFIG=%s
-  kubectl get vm -A
+  kubectl get nodes,storageclass
   kubectl api-resources --api-group=virtualization.deckhouse.io
-  kubectl apply -f test/corpus/validation/virtualmachine/valid-linux-vm.yaml
+
+An image from a file on this machine (the upload URL is in the image's status):
+
+  qemu-img create -f qcow2 /tmp/disk.qcow2 64M
+  kubectl apply -f - <<EOF
+  apiVersion: virtualization.deckhouse.io/v1alpha2
+  kind: VirtualImage
+  metadata:
+    name: some-image
+  spec:
+    storage: ContainerRegistry
+    dataSource:
+      type: Upload
+  EOF
+  curl "$(kubectl get vi some-image -o jsonpath='{.status.imageUploadURLs.external}')" --progress-bar -T /tmp/disk.qcow2 | cat
+  kubectl get vi some-image -o wide
+
+A disk from it (on the default StorageClass "local"; "local-wffc" waits for its first consumer):
+
+  kubectl apply -f - <<EOF
+  apiVersion: virtualization.deckhouse.io/v1alpha2
+  kind: VirtualDisk
+  metadata:
+    name: linux-disk
+  spec:
+    dataSource:
+      type: ObjectRef
+      objectRef:
+        kind: VirtualImage
+        name: some-image
+  EOF
+  kubectl get vd linux-disk -w
 
 `, time.Since(start).Round(100*time.Millisecond), stateDir, kubeconfig)
 	if err := os.WriteFile(ready, []byte(kubeconfig), 0o600); err != nil {
