@@ -11,6 +11,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/klog/v2"
 
 	"github.com/virtplane/virtplane/pkg/admission/isodisk"
 	"github.com/virtplane/virtplane/pkg/admission/storageclass"
@@ -33,12 +34,15 @@ import (
 	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualmachineoperation"
 	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualmachinerestore"
 	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualmachinesnapshot"
+	"github.com/virtplane/virtplane/pkg/subresources/upload"
 )
 
 // Config is the complete configuration of the server.
 type Config struct {
 	Generic  *genericapiserver.RecommendedConfig
 	Platform *config.Config
+	// Upload is the token endpoint of uploads.
+	Upload UploadConfig
 }
 
 // Server is the virtualization API server.
@@ -75,6 +79,11 @@ func New(c *Config) (*Server, error) {
 	informers := externalversions.NewSharedInformerFactory(loopback, 10*time.Minute)
 	v := informers.Virtualization().V1alpha2()
 	classes, images, clusterImages := v.VirtualMachineClasses(), v.VirtualImages(), v.ClusterVirtualImages()
+	uploadTokens, err := upload.NewTokens(images.Informer(), clusterImages.Informer(), v.VirtualDisks().Informer())
+	if err != nil {
+		return nil, err
+	}
+	uploadProxy := upload.NewProxy(nil)
 	plugins := []admission.Interface{
 		vmsizing.New(classes.Lister(), classes.Informer().HasSynced),
 		storageclass.New(c.Platform),
@@ -97,6 +106,19 @@ func New(c *Config) (*Server, error) {
 	}); err != nil {
 		return nil, err
 	}
+	if ln := c.Upload.Listener; ln != nil {
+		handler := upload.NewTokenServer(uploadTokens, uploadProxy)
+		if err := s.AddPostStartHook("upload-token-endpoint", func(ctx genericapiserver.PostStartHookContext) error {
+			go func() {
+				if err := upload.Serve(ctx, ln, handler, c.Upload.TLSCertFile, c.Upload.TLSPrivateKeyFile); err != nil {
+					klog.ErrorS(err, "Upload token endpoint stopped")
+				}
+			}()
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(virtualization.GroupName, Scheme, ParameterCodec, Codecs)
 	group.NegotiatedSerializer = withoutProtobuf{Codecs}
@@ -108,6 +130,14 @@ func New(c *Config) (*Server, error) {
 		}
 		storage[name] = main
 		storage[name+"/status"] = status
+		switch name {
+		case virtualimage.Names.Plural:
+			storage[name+"/upload"] = virtualimage.NewUploadREST(main, uploadProxy)
+		case clustervirtualimage.Names.Plural:
+			storage[name+"/upload"] = clustervirtualimage.NewUploadREST(main, uploadProxy)
+		case virtualdisk.Names.Plural:
+			storage[name+"/upload"] = virtualdisk.NewUploadREST(main, uploadProxy)
+		}
 	}
 	group.VersionedResourcesStorageMap[v1alpha2.SchemeGroupVersion.Version] = storage
 	if err := s.InstallAPIGroup(&group); err != nil {

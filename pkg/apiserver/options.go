@@ -35,6 +35,8 @@ type Options struct {
 	// core admission. Every request is allowed, so it binds to loopback only. For tests and
 	// development.
 	Standalone bool
+	// Upload configures the token endpoint of uploads.
+	Upload UploadOptions
 }
 
 // NewOptions returns the defaults: delegated authn/authz, embedded etcd, port 8443.
@@ -52,6 +54,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	o.Recommended.AddFlags(fs)
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory of the embedded etcd, used when --etcd-servers is empty.")
 	fs.StringVar(&o.ConfigFile, "config", o.ConfigFile, "Platform configuration file (YAML): allowed and default storage classes.")
+	o.Upload.AddFlags(fs)
 	fs.BoolVar(&o.Standalone, "standalone", o.Standalone, "Serve without kube-apiserver: no authentication or authorization, loopback only. For development and tests.")
 	// The generic server's feature gates, e.g. --feature-gates=ListFromCacheSnapshot=false
 	// trades paginated lists from the watch cache for less memory per object.
@@ -60,6 +63,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 
 // Validate checks the options; etcd servers must be set (Run sets them for embedded etcd).
 func (o *Options) Validate() error {
+	if errs := o.Upload.Validate(); len(errs) > 0 {
+		return fmt.Errorf("%v", errs)
+	}
 	if o.Standalone {
 		ip := o.Recommended.SecureServing.BindAddress
 		if ip == nil || !ip.IsLoopback() {
@@ -105,7 +111,16 @@ func (o *Options) Config() (*Config, error) {
 	if err := r.ApplyTo(gc); err != nil {
 		return nil, err
 	}
-	return &Config{Generic: gc, Platform: platform}, nil
+	gc.LongRunningFunc = longRunning
+	uploadListener, err := o.Upload.listen()
+	if err != nil {
+		return nil, err
+	}
+	return &Config{Generic: gc, Platform: platform, Upload: UploadConfig{
+		Listener:          uploadListener,
+		TLSCertFile:       o.Upload.TLSCertFile,
+		TLSPrivateKeyFile: o.Upload.TLSPrivateKeyFile,
+	}}, nil
 }
 
 // Run serves until ctx ends. With no --etcd-servers it first starts etcd in --data-dir.
