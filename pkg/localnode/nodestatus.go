@@ -1,0 +1,197 @@
+package localnode
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+)
+
+// As the kubelet: the Lease is renewed every 10 s and lasts 40 s; the status is written every
+// minute even when nothing changed.
+const (
+	leaseRenewInterval  = 10 * time.Second
+	leaseDuration       = 40 * time.Second
+	statusReportPeriod  = time.Minute
+	nodeLeaseNamespace  = corev1.NamespaceNodeLease
+	kubeletVersion      = "v1.36.3-localnode"
+	maxPods             = 110
+	ephemeralStorageCap = "100Gi"
+)
+
+// nodeStatus is the status the node reports; heartbeat times are now.
+func (n *Node) nodeStatus(now metav1.Time) corev1.NodeStatus {
+	resources := corev1.ResourceList{
+		corev1.ResourceCPU:              n.cfg.CPU,
+		corev1.ResourceMemory:           n.cfg.Memory,
+		corev1.ResourcePods:             *resource.NewQuantity(maxPods, resource.DecimalSI),
+		corev1.ResourceEphemeralStorage: resource.MustParse(ephemeralStorageCap),
+	}
+	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
+		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg,
+			LastHeartbeatTime: now, LastTransitionTime: now}
+	}
+	return corev1.NodeStatus{
+		Capacity:    resources,
+		Allocatable: resources.DeepCopy(),
+		Phase:       corev1.NodeRunning,
+		Conditions: []corev1.NodeCondition{
+			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "local node stand-in has sufficient memory available"),
+			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "local node stand-in has no disk pressure"),
+			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "local node stand-in has sufficient PID available"),
+			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "local node stand-in is posting ready status"),
+		},
+		Addresses: []corev1.NodeAddress{
+			{Type: corev1.NodeInternalIP, Address: "127.0.0.1"},
+			{Type: corev1.NodeHostName, Address: n.cfg.NodeName},
+		},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 0}},
+		NodeInfo: corev1.NodeSystemInfo{
+			MachineID:               "localnode-" + n.cfg.NodeName,
+			SystemUUID:              "localnode-" + n.cfg.NodeName,
+			BootID:                  "localnode-" + n.cfg.NodeName,
+			KernelVersion:           "host",
+			OSImage:                 "virtplane local node (stand-in)",
+			ContainerRuntimeVersion: "localnode://process",
+			KubeletVersion:          kubeletVersion,
+			KubeProxyVersion:        kubeletVersion,
+			OperatingSystem:         "linux",
+			Architecture:            "amd64",
+		},
+	}
+}
+
+func (n *Node) nodeLabels() map[string]string {
+	l := map[string]string{
+		corev1.LabelHostname:   n.cfg.NodeName,
+		corev1.LabelOSStable:   "linux",
+		corev1.LabelArchStable: "amd64",
+	}
+	maps.Copy(l, n.cfg.Labels)
+	return l
+}
+
+// register creates the Node or, when it exists (a restart), merges our labels and writes the
+// status. The spec (unschedulable, taints) is the user's and is left alone.
+func (n *Node) register(ctx context.Context) error {
+	nodes := n.client.CoreV1().Nodes()
+	now := metav1.Now()
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.cfg.NodeName, Labels: n.nodeLabels()}}
+	created, err := nodes.Create(ctx, node, metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		node = created
+	case apierrors.IsAlreadyExists(err):
+		if node, err = nodes.Get(ctx, n.cfg.NodeName, metav1.GetOptions{}); err != nil {
+			return fmt.Errorf("reading node %s: %w", n.cfg.NodeName, err)
+		}
+		if node.Labels == nil {
+			node.Labels = map[string]string{}
+		}
+		maps.Copy(node.Labels, n.nodeLabels())
+		if node, err = nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("updating node %s: %w", n.cfg.NodeName, err)
+		}
+	default:
+		return fmt.Errorf("registering node %s: %w", n.cfg.NodeName, err)
+	}
+	node.Status = n.nodeStatus(now)
+	if _, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("writing the status of node %s: %w", n.cfg.NodeName, err)
+	}
+	return n.renewLease(ctx, node)
+}
+
+// heartbeat renews the Lease and writes the status periodically until ctx ends.
+func (n *Node) heartbeat(ctx context.Context) {
+	logger := klog.FromContext(ctx)
+	lease := time.NewTicker(leaseRenewInterval)
+	defer lease.Stop()
+	status := time.NewTicker(statusReportPeriod)
+	defer status.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-lease.C:
+			node, err := n.client.CoreV1().Nodes().Get(ctx, n.cfg.NodeName, metav1.GetOptions{})
+			if err == nil {
+				err = n.renewLease(ctx, node)
+			}
+			if err != nil && ctx.Err() == nil {
+				logger.Error(err, "Renewing the node lease")
+			}
+		case <-status.C:
+			if err := n.updateStatus(ctx); err != nil && ctx.Err() == nil {
+				logger.Error(err, "Writing the node status")
+			}
+		}
+	}
+}
+
+// updateStatus writes heartbeat times (and the node status as a whole, which may have
+// been changed by someone else); transition times are kept when a condition did not change.
+func (n *Node) updateStatus(ctx context.Context) error {
+	nodes := n.client.CoreV1().Nodes()
+	node, err := nodes.Get(ctx, n.cfg.NodeName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		// Someone deleted the Node: register again, as the kubelet would after a restart.
+		return n.register(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("reading node %s: %w", n.cfg.NodeName, err)
+	}
+	status := n.nodeStatus(metav1.Now())
+	for i, c := range status.Conditions {
+		for _, old := range node.Status.Conditions {
+			if old.Type == c.Type && old.Status == c.Status {
+				status.Conditions[i].LastTransitionTime = old.LastTransitionTime
+			}
+		}
+	}
+	status.Images = node.Status.Images
+	node.Status = status
+	if _, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("writing the status of node %s: %w", n.cfg.NodeName, err)
+	}
+	return nil
+}
+
+// renewLease creates or renews the node's Lease, owned by the Node so it goes with it.
+func (n *Node) renewLease(ctx context.Context, node *corev1.Node) error {
+	leases := n.client.CoordinationV1().Leases(nodeLeaseNamespace)
+	now := metav1.NewMicroTime(time.Now())
+	spec := coordinationv1.LeaseSpec{
+		HolderIdentity:       ptr.To(n.cfg.NodeName),
+		LeaseDurationSeconds: ptr.To(int32(leaseDuration / time.Second)),
+		RenewTime:            &now,
+	}
+	lease, err := leases.Get(ctx, n.cfg.NodeName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		lease = &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Name: n.cfg.NodeName, Namespace: nodeLeaseNamespace,
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}}},
+			Spec: spec,
+		}
+		if _, err := leases.Create(ctx, lease, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating the lease of node %s: %w", n.cfg.NodeName, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the lease of node %s: %w", n.cfg.NodeName, err)
+	}
+	lease.Spec.HolderIdentity, lease.Spec.LeaseDurationSeconds, lease.Spec.RenewTime = spec.HolderIdentity, spec.LeaseDurationSeconds, spec.RenewTime
+	if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("renewing the lease of node %s: %w", n.cfg.NodeName, err)
+	}
+	return nil
+}
