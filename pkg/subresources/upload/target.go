@@ -13,8 +13,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-
-	"github.com/virtplane/virtplane/pkg/importer"
 )
 
 // Methods are the HTTP methods the upload subresource takes: a whole body (POST, PUT) and the
@@ -29,6 +27,10 @@ const (
 	phaseProvisioning      = "Provisioning"
 	sourceUpload           = "Upload"
 )
+
+// pathUpload is importer.PathUpload of the importer contract. It is repeated rather than
+// imported so the API server does not link the importer and its image libraries.
+const pathUpload = "/upload"
 
 // Target is the object an upload is for, reduced to what the proxy needs. Each kind converts
 // its own type into a Target, so the checks and the proxy are the same for all of them.
@@ -104,7 +106,7 @@ func TokenOf(uploadURL string) string {
 		return ""
 	}
 	dir, token := path.Split(strings.TrimSuffix(u.Path, "/"))
-	if token == "" || !strings.HasSuffix(path.Clean(dir), importer.PathUpload) {
+	if token == "" || !strings.HasSuffix(path.Clean(dir), pathUpload) {
 		return ""
 	}
 	return token

@@ -10,7 +10,6 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
-	"github.com/virtplane/virtplane/pkg/importer"
 )
 
 // TokenIndex is the name of the informer index that maps upload tokens to objects.
@@ -126,7 +125,7 @@ func NewTokenServer(tokens *Tokens, proxy *Proxy) *TokenServer {
 }
 
 func (s *TokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	token, ok := strings.CutPrefix(r.URL.Path, importer.PathUpload+"/")
+	token, ok := strings.CutPrefix(r.URL.Path, pathUpload+"/")
 	if !ok || token == "" || strings.Contains(token, "/") {
 		http.Error(w, "not found: uploads go to /upload/<token> from status.imageUploadURLs.external", http.StatusNotFound)
 		return
