@@ -116,15 +116,19 @@ func (i *image) blockDeviceKind() virtv1.BlockDeviceKind {
 	return virtv1.ClusterImageDevice
 }
 
-func (i *image) name() string          { return i.meta().Name }
-func (i *image) namespace() string     { return i.meta().Namespace }
-func (i *image) uid() types.UID        { return i.meta().UID }
-func (i *image) generation() int64     { return i.meta().Generation }
-func (i *image) key() string           { return queueKey(i.prefix(), i.namespace(), i.name()) }
-func (i *image) pvcStorage() bool      { return i.vi != nil && i.vi.Spec.Storage == virtv1.StoragePersistentVolumeClaim }
-func (i *image) repository() string    { return dvcr.Repository(i.prefix(), i.namespace(), i.name()) }
-func (i *image) pvcName() string       { return provisioning.PVCName(provisioning.PrefixVI, i.name(), i.uid()) }
-func (i *image) subject() string       { return fmt.Sprintf("%s/%s", i.prefix(), i.key()) }
+func (i *image) name() string      { return i.meta().Name }
+func (i *image) namespace() string { return i.meta().Namespace }
+func (i *image) uid() types.UID    { return i.meta().UID }
+func (i *image) generation() int64 { return i.meta().Generation }
+func (i *image) key() string       { return queueKey(i.prefix(), i.namespace(), i.name()) }
+func (i *image) pvcStorage() bool {
+	return i.vi != nil && i.vi.Spec.Storage == virtv1.StoragePersistentVolumeClaim
+}
+func (i *image) repository() string { return dvcr.Repository(i.prefix(), i.namespace(), i.name()) }
+func (i *image) pvcName() string {
+	return provisioning.PVCName(provisioning.PrefixVI, i.name(), i.uid())
+}
+func (i *image) subject() string { return fmt.Sprintf("%s/%s", i.prefix(), i.key()) }
 func (i *image) podName(step string) string {
 	return provisioning.PodName(i.prefix(), i.name(), i.uid(), i.generation(), step)
 }

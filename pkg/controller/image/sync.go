@@ -260,7 +260,7 @@ func (c *Controller) copyPullSecret(ctx context.Context, pod *corev1.Pod, src *c
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: pullSecretCopyName(pod.Name), Namespace: pod.Namespace,
-			Labels: map[string]string{provisioning.ManagedByLabel: provisioning.ManagedByValue},
+			Labels:          map[string]string{provisioning.ManagedByLabel: provisioning.ManagedByValue},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID}},
 		},
 		Type: corev1.SecretTypeDockerConfigJson,
