@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log"
 	"math/rand"
@@ -221,7 +221,9 @@ func testConfig(host string) Config {
 
 var nameRNG = rand.New(rand.NewSource(time.Now().UnixNano()))
 
-func randomName() string { return "img" + hex.EncodeToString([]byte{byte(nameRNG.Intn(256)), byte(nameRNG.Intn(256)), byte(nameRNG.Intn(256))}) }
+func randomName() string {
+	return "img" + hex.EncodeToString([]byte{byte(nameRNG.Intn(256)), byte(nameRNG.Intn(256)), byte(nameRNG.Intn(256))})
+}
 
 // runMode runs the importer with a deadline.
 func runMode(t *testing.T, mode string, cfg Config) Result {
