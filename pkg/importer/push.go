@@ -231,7 +231,9 @@ func (p *pusher) whileUnavailable(ctx context.Context, what string, op func() (r
 func classifyDVCRError(what string, err error) error {
 	var ie *Error
 	if errors.As(err, &ie) {
-		return err
+		// The source's failure seen through the blob upload request: report the cause,
+		// not the request it broke.
+		return ie
 	}
 	var te *transport.Error
 	if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {

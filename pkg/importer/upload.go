@@ -221,8 +221,6 @@ func uploadFailureStatus(err error) int {
 			return http.StatusConflict
 		case ie.Reason == ReasonDestinationError || ie.Reason == ReasonInternal:
 			return http.StatusServiceUnavailable
-		case ie.Reason == ReasonTruncated:
-			return http.StatusBadRequest
 		}
 		return http.StatusUnprocessableEntity
 	}
