@@ -42,8 +42,6 @@ type podController struct {
 
 	mu   sync.Mutex
 	pods map[string]*podState
-	// ctx is the controller's, for work started from runtime callbacks.
-	ctx context.Context
 }
 
 // podState is what the node knows of a Pod it handles.
@@ -91,7 +89,6 @@ func (c *podController) enqueue(obj any) {
 // run watches the Pods bound to this node and works the queue until ctx ends.
 func (c *podController) run(ctx context.Context) {
 	logger := klog.FromContext(ctx)
-	c.ctx = ctx
 	defer c.queue.ShutDown()
 	factory := informers.NewSharedInformerFactoryWithOptions(c.n.client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {

@@ -123,8 +123,11 @@ func podStatus(pod *corev1.Pod, st *podState, rt Runtime, now metav1.Time) corev
 	}
 	if !allReady {
 		readyReason, readyMsg = "ContainersNotReady", "containers with unready status"
-		if status.Phase == corev1.PodSucceeded || status.Phase == corev1.PodFailed {
+		switch {
+		case status.Phase == corev1.PodSucceeded || status.Phase == corev1.PodFailed:
 			readyReason, readyMsg = "PodCompleted", ""
+		case st.refused:
+			readyReason, readyMsg = ReasonImageNotRunnable, st.waitMessage
 		}
 	}
 	setCondition(&status, corev1.ContainersReady, boolCondition(allReady), readyReason, readyMsg, now)
