@@ -247,3 +247,23 @@ func TestEnvResolution(t *testing.T) {
 		t.Error("a missing secret was accepted")
 	}
 }
+
+func TestPodsOfAPreviousRunAreNotAdopted(t *testing.T) {
+	running := corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: "main", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}}
+	never := shellPod("left", "x/virtualization-importer", "exit 0", corev1.RestartPolicyNever)
+	never.Status = running
+	always := shellPod("again", "x/virtualization-importer", `echo again > "$IMPORTER_TERMINATION_MESSAGE_PATH"; sleep 30`, corev1.RestartPolicyAlways)
+	always.Status = running
+	client := fake.NewClientset(never, always)
+	startNode(t, client)
+	pod := waitPod(t, client, "left", "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if pod.Status.Reason != reasonNodeRestarted || pod.Status.ContainerStatuses[0].State.Terminated == nil {
+		t.Fatalf("status %+v", pod.Status)
+	}
+	// Restarted by its policy, counted as a restart.
+	waitPod(t, client, "again", "running again", func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Running != nil &&
+			p.Status.ContainerStatuses[0].RestartCount == 1 && p.Status.PodIP != ""
+	})
+}
