@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/storage"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
 )
 
 // Collector finds the images in DVCR storage that no object refers to and removes them.
@@ -26,6 +28,9 @@ type Collector struct {
 	StorageDir string
 	// Objects lists the objects that exist.
 	Objects ObjectLister
+	// BlobGrace keeps unreferenced blobs younger than this (default DefaultBlobGrace): they
+	// may belong to a push whose manifest has not arrived yet.
+	BlobGrace time.Duration
 }
 
 // Plan is what a collection found: the images in storage, the objects in the cluster and
@@ -45,6 +50,11 @@ type Result struct {
 	Plan
 	// Freed is how many bytes the storage shrank by.
 	Freed int64
+	// Blobs is how many blobs (layers, configs, manifests) the sweep removed.
+	Blobs int
+	// KeptYoung is how many unreferenced blobs the sweep kept because they are younger
+	// than the grace period (pushes in flight, or garbage for the next run).
+	KeptYoung int
 }
 
 // Check lists storage and cluster and returns the plan; it changes nothing.
@@ -58,6 +68,10 @@ func (c *Collector) Check(ctx context.Context) (*Plan, error) {
 
 // Run makes the registry read-only, removes the orphaned images, sweeps the blobs nothing
 // references any more, and makes the registry writable again, also when it fails.
+//
+// Writes already under way when the marker appears finish; the ones after it get 503 and
+// retry later, so the grace period of the sweep, not the read-only mode, is what keeps
+// a half-pushed image's layers.
 func (c *Collector) Run(ctx context.Context) (res *Result, err error) {
 	if err := SetReadOnly(c.StorageDir, "garbage collection"); err != nil {
 		return nil, err
@@ -79,6 +93,16 @@ func (c *Collector) Run(ctx context.Context) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	doomed := map[digest.Digest]bool{}
+	for _, img := range plan.Orphans {
+		refs, err := st.referencesOf(ctx, img)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range refs {
+			doomed[d] = true
+		}
+	}
 	for _, img := range plan.Orphans {
 		if err := st.untag(ctx, img); err != nil {
 			return nil, err
@@ -87,19 +111,19 @@ func (c *Collector) Run(ctx context.Context) (res *Result, err error) {
 	if err := st.removeEmptyRepositories(ctx, plan.Orphans); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(st.repositoriesRoot()); errors.Is(err, os.ErrNotExist) {
-		// Nothing was ever pushed; distribution's mark phase fails on the missing root.
-		return &Result{Plan: *plan}, nil
+	grace := c.BlobGrace
+	if grace == 0 {
+		grace = DefaultBlobGrace
 	}
-	// Quiet: MarkAndSweep otherwise narrates every blob on stdout.
-	if err := storage.MarkAndSweep(ctx, st.driver, st.registry, storage.GCOpts{Quiet: true}); err != nil {
-		return nil, fmt.Errorf("sweep unreferenced blobs: %w", err)
+	swept, err := st.sweep(ctx, doomed, grace)
+	if err != nil {
+		return nil, err
 	}
 	after, err := dirSize(c.StorageDir)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Plan: *plan, Freed: max(before-after, 0)}, nil
+	return &Result{Plan: *plan, Freed: max(before-after, 0), Blobs: swept.blobs, KeptYoung: swept.kept}, nil
 }
 
 // plan reads storage first and the cluster second. An importer creates its object before

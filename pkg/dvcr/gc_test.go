@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -192,4 +194,60 @@ func TestEmptyStorage(t *testing.T) {
 	if _, err := c.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A layer whose manifest has not been pushed yet survives a run; once older than the
+// grace period, it is garbage.
+func TestGarbageCollectionKeepsPushInFlight(t *testing.T) {
+	r := startRegistry(t)
+	ctx := context.Background()
+	const repo = "vi/default/importing"
+	layer, err := random.Layer(64<<10, "application/octet-stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repoRef, err := name.NewRepository(r.addr+"/"+repo, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteLayer(repoRef, layer, withToken(r.token(t, repo, "pull", "push"))); err != nil {
+		t.Fatal(err)
+	}
+	// Its object exists: the importer created it before pushing.
+	c := &Collector{StorageDir: r.storage, Objects: StaticObjects{{Kind: KindVI, Namespace: "default", Name: "importing", UID: "uid"}}}
+	res, err := c.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Blobs != 0 || res.KeptYoung != 1 {
+		t.Fatalf("young layer: removed %d blobs, kept %d", res.Blobs, res.KeptYoung)
+	}
+	d, _ := layer.Digest()
+	rc, err := mustLayer(t, r, repo, d.String()).Compressed()
+	if err != nil {
+		t.Fatalf("young layer after gc: %v", err)
+	}
+	rc.Close()
+
+	c.BlobGrace = time.Nanosecond
+	res, err = c.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Blobs != 1 {
+		t.Fatalf("old unreferenced layer: removed %d blobs", res.Blobs)
+	}
+}
+
+func mustLayer(t *testing.T, r *testRegistry, repo, dgst string) v1.Layer {
+	t.Helper()
+	ref, err := name.NewDigest(r.addr+"/"+repo+"@"+dgst, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := remote.Layer(ref, withToken(r.token(t, repo, "pull")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -88,7 +88,10 @@ func WriteRun(w io.Writer, r *Result, usage DiskUsage) error {
 		ew.printf("Deleted images:\n")
 		writeObjectTable(ew, r.Orphans)
 	}
-	ew.printf("Reclaimed %s\n", FormatBytes(uint64(r.Freed)))
+	ew.printf("Reclaimed %s (%d blobs)\n", FormatBytes(uint64(r.Freed)), r.Blobs)
+	if r.KeptYoung > 0 {
+		ew.printf("Kept %d unreferenced blobs younger than the grace period for the next run\n", r.KeptYoung)
+	}
 	ew.printf("%7s%9s%9s%9s\n", "Total", "Used", "Avail", "Use%")
 	ew.printf("%7s%9s%9s%8d%%\n", FormatBytes(usage.Total), FormatBytes(usage.Used), FormatBytes(usage.Avail), usage.UsePercent())
 	return ew.err
