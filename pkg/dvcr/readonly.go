@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -71,6 +72,42 @@ func ClearReadOnly(storageDir string) error {
 func IsReadOnly(storageDir string) bool {
 	_, err := os.Stat(filepath.Join(storageDir, ReadOnlyMarker))
 	return err == nil
+}
+
+// clearStaleReadOnly removes a marker whose collector no longer runs: one written on this
+// host by a process that is gone (the registry's container restarted while "dvcr-cleaner
+// gc run" ran in it). Without this the registry would refuse writes forever. A marker
+// from another host or a live process stays.
+func clearStaleReadOnly(storageDir string) (bool, error) {
+	p := filepath.Join(storageDir, ReadOnlyMarker)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read read-only marker: %w", err)
+	}
+	var st readOnlyState
+	if err := json.Unmarshal(data, &st); err != nil {
+		// Not ours to judge; an operator wrote it.
+		return false, nil
+	}
+	host, _ := os.Hostname()
+	// Our own PID means a previous life of this server (PID 1 in a restarted container):
+	// the server calls this before it schedules any collection.
+	if st.Host != host || st.PID <= 0 || (st.PID != os.Getpid() && processAlive(st.PID)) {
+		return false, nil
+	}
+	if err := ClearReadOnly(storageDir); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// processAlive reports whether pid exists (signal 0 checks without signalling).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // readOnlyGuard answers writes with 503 and Retry-After while the marker exists. Reads pass:

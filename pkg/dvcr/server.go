@@ -64,6 +64,13 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 	if err := os.MkdirAll(opts.StorageDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create registry storage: %w", err)
 	}
+	if cleared, err := clearStaleReadOnly(opts.StorageDir); err != nil {
+		return nil, err
+	} else if cleared {
+		klog.InfoS("Removed the read-only marker of a garbage collection that no longer runs", "storage", opts.StorageDir)
+	} else if IsReadOnly(opts.StorageDir) {
+		klog.InfoS("Registry starts read-only: a garbage collection holds the marker", "marker", ReadOnlyMarker)
+	}
 	if err := configureDistributionLogging(opts.LogLevel); err != nil {
 		return nil, err
 	}

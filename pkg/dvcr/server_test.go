@@ -1,8 +1,22 @@
 package dvcr
 
 import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestRegistryAuth(t *testing.T) {
@@ -110,5 +124,97 @@ func TestRegistryHealthz(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz: %d", resp.StatusCode)
+	}
+}
+
+func TestStaleReadOnlyMarker(t *testing.T) {
+	dir := t.TempDir()
+	host, _ := os.Hostname()
+	write := func(st readOnlyState) {
+		data, _ := json.Marshal(st)
+		if err := os.WriteFile(filepath.Join(dir, ReadOnlyMarker), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A live collector (this process, seen from another server process) keeps its marker...
+	write(readOnlyState{PID: os.Getppid(), Host: host})
+	if cleared, err := clearStaleReadOnly(dir); err != nil || cleared {
+		t.Fatalf("live collector's marker: cleared=%v err=%v", cleared, err)
+	}
+	// ...as does one from another host.
+	write(readOnlyState{PID: 1 << 30, Host: host + "-other"})
+	if cleared, _ := clearStaleReadOnly(dir); cleared {
+		t.Fatal("cleared another host's marker")
+	}
+	// A collector that died with its container leaves one the server removes.
+	write(readOnlyState{PID: 1 << 30, Host: host})
+	if cleared, err := clearStaleReadOnly(dir); err != nil || !cleared || IsReadOnly(dir) {
+		t.Fatalf("dead collector's marker: cleared=%v err=%v", cleared, err)
+	}
+}
+
+// The registry serves TLS with the given certificate.
+func TestRegistryTLS(t *testing.T) {
+	dir := t.TempDir()
+	_, tokenCert, err := GenerateTokenKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	files := map[string][]byte{
+		"token.crt": tokenCert,
+		"tls.crt":   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		"tls.key":   pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	}
+	for n, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := NewServer(ctx, ServerOptions{
+		StorageDir: filepath.Join(dir, "storage"), TokenCertFile: filepath.Join(dir, "token.crt"),
+		TLSCertFile: filepath.Join(dir, "tls.crt"), TLSKeyFile: filepath.Join(dir, "tls.key"), LogLevel: "fatal",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeListener(ctx, ln) }()
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(files["tls.crt"])
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get("https://" + ln.Addr().String() + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `Bearer realm="https://`) {
+		t.Fatalf("GET /v2/ over TLS: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
