@@ -89,9 +89,20 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 		// 401: the caller has no credentials this registry could exchange for a token.
 		http.Error(w, "DVCR tokens are issued by the virtualization platform, not by the registry", http.StatusUnauthorized)
 	})
-	mux.Handle("/", readOnlyGuard(opts.StorageDir, app))
+	mux.Handle("/", readOnlyGuard(opts.StorageDir, forwardedProto(app)))
 	s.handler = mux
 	return s, nil
+}
+
+// forwardedProto tells distribution the scheme of a plain-HTTP request: it assumes https
+// for the realm in its challenge otherwise. A proxy in front keeps the header it sets.
+func forwardedProto(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil && r.Header.Get("X-Forwarded-Proto") == "" {
+			r.Header.Set("X-Forwarded-Proto", "http")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // registryConfig is the distribution configuration the options describe.

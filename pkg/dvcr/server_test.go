@@ -39,6 +39,9 @@ func TestRegistryAuth(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("anonymous GET %s: %d, want 401", u, resp.StatusCode)
 		}
+		if c := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(c, `Bearer realm="http://`+r.addr+`/auth/token",service="dvcr"`) {
+			t.Fatalf("anonymous GET %s: challenge %q", u, c)
+		}
 	}
 
 	want, err := r.push(repo, "uid-1", r.token(t, repo, "pull", "push"), 1024)

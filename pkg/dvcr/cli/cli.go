@@ -104,8 +104,45 @@ func NewDVCRCommand(ctx context.Context) *cobra.Command {
 		Short:        "The platform's image registry (DVCR) and its garbage collection",
 		SilenceUsage: true,
 	}
-	root.AddCommand(newServeCommand(ctx), newGCCommand(ctx))
+	root.AddCommand(newServeCommand(ctx), newGCCommand(ctx), newKeysCommand())
 	return root
+}
+
+// newKeysCommand writes a token signing key and its certificate, for the local stack and
+// first installs; existing files are kept so a restart does not invalidate issued tokens.
+func newKeysCommand() *cobra.Command {
+	var keyFile, certFile string
+	cmd := &cobra.Command{
+		Use:   "gen-token-keys",
+		Short: "Write a token signing key (--key) and the certificate the registry trusts (--cert) unless both exist",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if keyFile == "" || certFile == "" {
+				return errors.New("--key and --cert are required")
+			}
+			_, keyErr := os.Stat(keyFile)
+			_, certErr := os.Stat(certFile)
+			if keyErr == nil && certErr == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s and %s exist, kept\n", keyFile, certFile)
+				return nil
+			}
+			keyPEM, certPEM, err := dvcr.GenerateTokenKeyPair()
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+				return fmt.Errorf("write token key: %w", err)
+			}
+			if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
+				return fmt.Errorf("write token certificate: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", keyFile, certFile)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyFile, "key", "", "private key file to write (PEM, EC P-256)")
+	cmd.Flags().StringVar(&certFile, "cert", "", "certificate file to write (PEM, self-signed)")
+	return cmd
 }
 
 // NewCleanerCommand is dvcr-cleaner, the name the documentation calls: gc only.
