@@ -2,6 +2,8 @@ package dvcr
 
 import (
 	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -81,5 +83,40 @@ func TestTokenVerifiesWithDistribution(t *testing.T) {
 		TrustedKeys:       map[string]crypto.PublicKey{token.GetJWKThumbprint(cert.PublicKey): cert.PublicKey},
 	}); err == nil {
 		t.Fatal("token from an untrusted key verified")
+	}
+}
+
+// RSA keys sign RS256 with the thumbprint distribution computes for the RSA public key;
+// expired tokens are refused.
+func TestTokenRSAAndExpiry(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSigner(key)
+	opts := token.VerifyOptions{
+		TrustedIssuers:    []string{TokenIssuer},
+		AcceptedAudiences: []string{TokenService},
+		Roots:             x509.NewCertPool(),
+		TrustedKeys:       map[string]crypto.PublicKey{token.GetJWKThumbprint(&key.PublicKey): &key.PublicKey},
+	}
+	verify := func(ttl time.Duration) error {
+		raw, err := s.Token("importer", []Access{{Type: "repository", Name: "cvi/x", Actions: []string{"pull"}}}, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := token.NewToken(raw, []jose.SignatureAlgorithm{jose.RS256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = tok.Verify(opts)
+		return err
+	}
+	if err := verify(time.Minute); err != nil {
+		t.Fatalf("RSA token: %v", err)
+	}
+	// Beyond distribution's 60 s leeway.
+	if err := verify(-5 * time.Minute); err == nil {
+		t.Fatal("expired token verified")
 	}
 }
