@@ -236,3 +236,24 @@ func httpDo(t *testing.T, cfg *rest.Config, method, url string, headers map[stri
 	}
 	return resp
 }
+
+// TestUploadDiscovery: kubectl and RBAC tooling see the subresources with the verbs the
+// methods map to (HEAD and OPTIONS map to no discovery verb).
+func TestUploadDiscovery(t *testing.T) {
+	list, err := srv.Client.Discovery().ServerResourcesForGroupVersion(groupVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string][]string{}
+	for _, r := range list.APIResources {
+		if strings.HasSuffix(r.Name, "/upload") {
+			found[r.Name] = r.Verbs
+		}
+	}
+	for _, name := range []string{"virtualimages/upload", "clustervirtualimages/upload", "virtualdisks/upload"} {
+		verbs := strings.Join(found[name], ",")
+		if verbs != "create,patch,update" {
+			t.Errorf("%s: verbs %q, want create,patch,update", name, verbs)
+		}
+	}
+}
