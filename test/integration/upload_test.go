@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,10 +20,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 	"github.com/virtplane/virtplane/pkg/apiserver"
 	"github.com/virtplane/virtplane/pkg/apiserver/testserver"
+	"github.com/virtplane/virtplane/pkg/d8"
 	"github.com/virtplane/virtplane/pkg/generated/clientset/versioned"
 	"github.com/virtplane/virtplane/pkg/subresources/upload/uploadtest"
 )
@@ -256,4 +261,45 @@ func TestUploadDiscovery(t *testing.T) {
 			t.Errorf("%s: verbs %q, want create,patch,update", name, verbs)
 		}
 	}
+}
+
+// TestUploadWithD8 runs `d8 v upload` against the server: tus through the subresource, with
+// the importer cutting the connection once in the middle; the CLI resumes and the importer
+// ends up with the exact file.
+func TestUploadWithD8(t *testing.T) {
+	im := &uploadtest.Importer{Token: "d8token0123456789abcdef", DropAt: 1<<20 + 4321}
+	backend := httptest.NewServer(im)
+	defer backend.Close()
+	vi := uploadImage(t, srv.Client, v1alpha2.ImageWaitForUserUpload, backend.URL+im.Path())
+	data, sum := testFile(3<<20 + 11)
+	file := filepath.Join(t.TempDir(), "cirros.img")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var out, errOut bytes.Buffer
+	cmd := d8.NewCommand(d8.Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	cmd.SetArgs([]string{"v", "upload", vi.Name, file, "-n", uploadNamespace, "--kubeconfig", kubeconfigOf(t, srv.Config), "--chunk-size", "512Ki"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("d8 v upload: %v\n%s", err, errOut.String())
+	}
+	if !im.Dropped() || !strings.Contains(errOut.String(), "resuming") {
+		t.Fatalf("the connection was not cut and resumed (dropped %v):\n%s", im.Dropped(), errOut.String())
+	}
+	expectReceived(t, im, sum, len(data))
+}
+
+// kubeconfigOf writes a kubeconfig with the credentials of cfg.
+func kubeconfigOf(t *testing.T, cfg *rest.Config) string {
+	t.Helper()
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData, TLSServerName: cfg.ServerName, InsecureSkipTLSVerify: cfg.Insecure}
+	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{Token: cfg.BearerToken, ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
+	kc.CurrentContext = "test"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
