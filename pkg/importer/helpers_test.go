@@ -20,7 +20,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/klauspost/compress/gzip"
 )
@@ -271,8 +270,6 @@ func readStored(t *testing.T, ref string) (storedImage, error) {
 	mt, _ := layers[0].MediaType()
 	return storedImage{blobSHA256: hex.EncodeToString(h.Sum(nil)), mediaType: string(mt), annotations: m.Annotations, layers: len(m.Layers)}, nil
 }
-
-var _ v1.Layer = (*diskLayer)(nil)
 
 // expectFailure checks a failed Result's reason and that the message mentions each of want.
 func expectFailure(t *testing.T, res Result, reason string, want ...string) {

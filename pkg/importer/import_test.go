@@ -210,15 +210,18 @@ func TestImportHTTPSWithCABundle(t *testing.T) {
 	}
 }
 
-// TestImportWaitsForReadOnlyDVCR: DVCR answers 503 while garbage collection runs; the
-// importer waits and pushes once it is writable again.
+// TestImportWaitsForReadOnlyDVCR: DVCR answers writes with 503 while garbage collection
+// runs; the importer waits and pushes once it is writable again.
 func TestImportWaitsForReadOnlyDVCR(t *testing.T) {
 	f := getFixtures(t)
 	web := serveFiles(t, f.dir)
-	var refused atomic.Int32
+	// Read-only when the upload starts (twice), and again when the streamed disk is
+	// committed: neither may cost the data already sent.
+	var refused, commits atomic.Int32
 	host := dvcrServer(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodGet && r.Method != http.MethodHead && refused.Load() < 3 {
+			firstCommit := r.Method == http.MethodPut && r.URL.Query().Get("digest") != "" && commits.Add(1) == 1
+			if (r.Method == http.MethodPost && refused.Load() < 2) || firstCommit {
 				refused.Add(1)
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusServiceUnavailable)

@@ -12,7 +12,6 @@ import (
 	"log"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -20,96 +19,27 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/stream"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/virtplane/virtplane/pkg/dvcr"
 )
 
-// diskLayer is a v1.Layer whose blob is the disk file itself, read once from a stream: the
-// digest and size are computed while go-containerregistry uploads it (it sees
-// stream.ErrNotComputed before and does a streaming blob upload). It is not compressed: a
-// disk is read back with ranges, and gzip while pushing costs more than half the throughput.
-type diskLayer struct {
-	mu       sync.Mutex
-	r        io.Reader
-	opened   bool
-	read     int64
-	h        hash.Hash
-	digest   *v1.Hash
-	consumed bool
+// hashingReader computes the blob's digest and size while it streams to DVCR.
+type hashingReader struct {
+	r    io.Reader
+	h    hash.Hash
+	size int64
 }
 
-var _ v1.Layer = (*diskLayer)(nil)
-
-func newDiskLayer(r io.Reader) *diskLayer { return &diskLayer{r: r, h: sha256.New()} }
-
-func (l *diskLayer) Digest() (v1.Hash, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.digest == nil {
-		return v1.Hash{}, stream.ErrNotComputed
-	}
-	return *l.digest, nil
-}
-
-func (l *diskLayer) DiffID() (v1.Hash, error) { return l.Digest() }
-
-func (l *diskLayer) Size() (int64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.digest == nil {
-		return 0, stream.ErrNotComputed
-	}
-	return l.read, nil
-}
-
-func (l *diskLayer) MediaType() (types.MediaType, error) {
-	return types.MediaType(dvcr.DiskLayerMediaType), nil
-}
-
-func (l *diskLayer) Uncompressed() (io.ReadCloser, error) { return l.Compressed() }
-
-// Compressed hands out the stream; a second call (a retry of a failed upload) cannot be
-// served, the data is gone.
-func (l *diskLayer) Compressed() (io.ReadCloser, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.opened {
-		return nil, errors.New("the disk stream was already sent once and cannot be replayed")
-	}
-	l.opened = true
-	return io.NopCloser(l), nil
-}
-
-func (l *diskLayer) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if n > 0 {
-		l.consumed = true
-		l.h.Write(p[:n])
-		l.read += int64(n)
-	}
-	if err == io.EOF {
-		d := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(l.h.Sum(nil))}
-		l.digest = &d
-	}
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	h.size += int64(n)
 	return n, err
 }
 
-// untouched says whether no byte has left the stream, so a failed upload can start over.
-func (l *diskLayer) untouched() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return !l.consumed
-}
-
-// rearm lets an untouched layer be handed out again.
-func (l *diskLayer) rearm() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.opened = false
+func (h *hashingReader) digest() v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.h.Sum(nil))}
 }
 
 // rawManifest is a remote.Taggable for a manifest built here.
@@ -127,8 +57,9 @@ type pusher struct {
 	cfg    Config
 }
 
-// pushOptions disable go-containerregistry's own retries: a streamed blob cannot be resent,
-// and a 503 from DVCR means "read-only for garbage collection", which we wait out ourselves.
+// pushOptions disable go-containerregistry's own retries for the config and manifest: a 503
+// from DVCR means "read-only for garbage collection", which whileUnavailable waits out
+// with its own, much longer, patience.
 func (p *pusher) pushOptions(ctx context.Context) []remote.Option {
 	return p.client.remoteOptions(ctx, remote.WithRetryBackoff(remote.Backoff{Steps: 1}), remote.WithRetryStatusCodes())
 }
@@ -142,20 +73,10 @@ func (p *pusher) pushDisk(ctx context.Context, ref string, r io.Reader, annotate
 		return "", newError(ReasonConfiguration, false, "parse %s %q: %v", EnvDestImage, ref, err)
 	}
 	repo := tag.Context()
-	layer := newDiskLayer(r)
-	err = p.whileUnavailable(ctx, "upload the disk", func() (bool, error) {
-		err := remote.WriteLayer(repo, layer, p.pushOptions(ctx)...)
-		if err != nil && layer.untouched() {
-			layer.rearm()
-			return true, err
-		}
-		return false, err
-	})
+	digest, size, err := p.uploadBlob(ctx, repo, r)
 	if err != nil {
 		return "", err
 	}
-	digest, _ := layer.Digest()
-	size, _ := layer.Size()
 
 	cfgBlob, err := json.Marshal(map[string]any{
 		"architecture": "amd64",
