@@ -20,21 +20,22 @@ import (
 )
 
 func main() {
-	os.Exit(run())
+	log.SetFlags(log.LstdFlags | log.LUTC)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	code := run(ctx, os.Args, os.Getenv)
+	stop()
+	os.Exit(code)
 }
 
-func run() int {
-	log.SetFlags(log.LstdFlags | log.LUTC)
-	if len(os.Args) != 2 {
+// run is main without the process: arguments and environment in, exit code out.
+func run(ctx context.Context, args []string, getenv func(string) string) int {
+	if len(args) != 2 {
 		fmt.Fprintf(os.Stderr, "usage: %s %s|%s|%s (configured by IMPORTER_* environment variables)\n",
-			os.Args[0], importer.ModeImport, importer.ModeUpload, importer.ModeFill)
+			args[0], importer.ModeImport, importer.ModeUpload, importer.ModeFill)
 		return 2
 	}
-	mode := os.Args[1]
-	cfg := importer.LoadConfig(os.Getenv)
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
+	mode := args[1]
+	cfg := importer.LoadConfig(getenv)
 
 	var ln net.Listener
 	if cfg.Listen != "" {
