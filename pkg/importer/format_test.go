@@ -11,7 +11,7 @@ import (
 // wrong offset or byte order shows.
 func TestDetectFormatOfQemuImages(t *testing.T) {
 	needTool(t, "qemu-img")
-	const size = 5<<20 + 512*2
+	const size = 5<<20 + 512
 	dir := t.TempDir()
 	for _, format := range []string{FormatQCOW2, FormatVMDK, FormatVDI} {
 		p := filepath.Join(dir, "d."+format)
