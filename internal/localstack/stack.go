@@ -195,7 +195,11 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		"--leader-elect=false",
 		// Each controller acts as its own ServiceAccount, as the bootstrap RBAC expects.
 		"--use-service-account-credentials=true",
-		"--controllers=clusterrole-aggregation-controller,namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller",
+		// With the platform: nodes lose their not-ready taint once Ready (and are tainted when
+		// their leases stop), claims bind to volumes, in-use claims are protected, Pods of
+		// deleted nodes are collected.
+		"--controllers=clusterrole-aggregation-controller,namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller,"+
+			"node-lifecycle-controller,persistentvolume-binder-controller,persistentvolumeclaim-protection-controller,persistentvolume-protection-controller,pod-garbage-collector-controller",
 		"--service-account-private-key-file="+pk(serviceAccountKey+".key"),
 		"--root-ca-file="+pk(clusterCA+".crt"),
 	); err != nil {

@@ -3,6 +3,7 @@ package provisioning
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 const mib = 1 << 20
@@ -10,7 +11,8 @@ const mib = 1 << 20
 var binaryUnits = []string{"B", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"}
 
 // HumanBytes renders a size in binary units with one decimal, as the columns of
-// `kubectl get vi -o wide` show it: "285.9Mi", "2.5Gi". Sizes under 1Ki are plain bytes.
+// `kubectl get vi -o wide` show it: "285.9Mi", "2.5Gi"; a whole number drops the decimal
+// ("32Mi"), as a Kubernetes quantity would. Sizes under 1Ki are plain bytes.
 func HumanBytes(n int64) string {
 	if n < 1024 {
 		return strconv.FormatInt(n, 10) + "B"
@@ -21,7 +23,8 @@ func HumanBytes(n int64) string {
 		v /= 1024
 		i++
 	}
-	return fmt.Sprintf("%.1f%s", v, binaryUnits[i])
+	out := strconv.FormatFloat(v, 'f', 1, 64)
+	return strings.TrimSuffix(out, ".0") + binaryUnits[i]
 }
 
 // HumanSpeed renders bytes per second: "12.3Mi/s".
