@@ -150,7 +150,7 @@ func TestLocalNodeWithRealScheduler(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		return pod.Status.Phase == corev1.PodSucceeded, fmt.Sprintf("node %q phase %s %+v", pod.Spec.NodeName, pod.Status.Phase, pod.Status.ContainerStatuses)
+		return pod.Status.Phase == corev1.PodSucceeded, fmt.Sprintf("node %q phase %s %+v %+v", pod.Spec.NodeName, pod.Status.Phase, pod.Status.Conditions, pod.Status.ContainerStatuses)
 	})
 	if pod.Spec.NodeName != "node-1" || pod.Status.PodIP == "" {
 		t.Fatalf("placed on %q with address %q", pod.Spec.NodeName, pod.Status.PodIP)
@@ -164,7 +164,8 @@ func TestLocalNodeWithRealScheduler(t *testing.T) {
 		t.Fatalf("pv %+v %v", pv, err)
 	}
 	file := localnode.VolumePath(volumes, pv.Name, corev1.PersistentVolumeBlock)
-	if msg := pod.Status.ContainerStatuses[0].State.Terminated.Message; msg != "written /dev/xvda" {
+	// $(DEST) expands to the container path, which is then translated like any other value.
+	if msg := pod.Status.ContainerStatuses[0].State.Terminated.Message; msg != "written "+file {
 		t.Fatalf("termination message %q", msg)
 	}
 	data, err := os.ReadFile(file)

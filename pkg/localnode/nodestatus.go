@@ -104,10 +104,35 @@ func (n *Node) register(ctx context.Context) error {
 		return fmt.Errorf("registering node %s: %w", n.cfg.NodeName, err)
 	}
 	node.Status = n.nodeStatus(now)
-	if _, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+	if node, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("writing the status of node %s: %w", n.cfg.NodeName, err)
 	}
+	if err := n.untaintReady(ctx, node); err != nil {
+		return err
+	}
 	return n.renewLease(ctx, node)
+}
+
+// untaintReady removes the not-ready taint the NodeRestriction/TaintNodesByCondition
+// admission puts on a new Node. On a cluster the node lifecycle controller removes it once
+// the kubelet reports Ready; the local stack does not run that controller, so the node does
+// it. Only this system taint is touched: other taints and cordon are the user's.
+func (n *Node) untaintReady(ctx context.Context, node *corev1.Node) error {
+	var kept []corev1.Taint
+	for _, t := range node.Spec.Taints {
+		if t.Key != corev1.TaintNodeNotReady {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == len(node.Spec.Taints) {
+		return nil
+	}
+	node = node.DeepCopy()
+	node.Spec.Taints = kept
+	if _, err := n.client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("removing the not-ready taint of node %s: %w", n.cfg.NodeName, err)
+	}
+	return nil
 }
 
 // heartbeat renews the Lease and writes the status periodically until ctx ends.
@@ -159,10 +184,10 @@ func (n *Node) updateStatus(ctx context.Context) error {
 	}
 	status.Images = node.Status.Images
 	node.Status = status
-	if _, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+	if node, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("writing the status of node %s: %w", n.cfg.NodeName, err)
 	}
-	return nil
+	return n.untaintReady(ctx, node)
 }
 
 // renewLease creates or renews the node's Lease, owned by the Node so it goes with it.

@@ -12,6 +12,9 @@ import (
 	"k8s.io/utils/ptr"
 )
 
+// rootCAConfigMap is the cluster CA bundle kube-controller-manager publishes in every namespace.
+const rootCAConfigMap = "kube-root-ca.crt"
+
 // errNotReady says a Pod cannot start yet (e.g. a PVC is not bound); it is retried.
 type errNotReady struct{ msg string }
 
@@ -188,7 +191,13 @@ func (r envResolver) writeProjected(ctx context.Context, dir string, sources []c
 		case s.Secret != nil:
 			err = r.writeSecret(ctx, dir, s.Secret.Name, s.Secret.Items, s.Secret.Optional)
 		case s.ConfigMap != nil:
-			err = r.writeConfigMap(ctx, dir, s.ConfigMap.Name, s.ConfigMap.Items, s.ConfigMap.Optional)
+			optional := s.ConfigMap.Optional
+			if s.ConfigMap.Name == rootCAConfigMap {
+				// Added to every Pod by the ServiceAccount admission plugin, published by a
+				// controller the local stack may not run: its absence must not stop the Pod.
+				optional = ptr.To(true)
+			}
+			err = r.writeConfigMap(ctx, dir, s.ConfigMap.Name, s.ConfigMap.Items, optional)
 		case s.DownwardAPI != nil:
 			err = r.writeDownward(dir, s.DownwardAPI.Items)
 		case s.ServiceAccountToken != nil:
