@@ -12,7 +12,9 @@
 //
 // Run registers a Node (hostname/os/arch labels plus extra ones, capacity, Ready condition,
 // InternalIP 127.0.0.1), renews its Lease in kube-node-lease every 10 s as the kubelet does and
-// writes the node status every minute. Spec (cordon, taints) belongs to the user.
+// writes the node status every minute. Spec (cordon, taints) belongs to the user, except the
+// node.kubernetes.io/not-ready taint admission puts on a new Node: the node lifecycle
+// controller would remove it on a cluster, and the local stack does not run it.
 //
 // # Storage
 //
