@@ -24,7 +24,7 @@ import (
 )
 
 // TestLocalNodeWithRealScheduler runs one local node in process against a real kube-apiserver,
-// kube-scheduler and the PV controller of kube-controller-manager: a WaitForFirstConsumer
+// kube-scheduler and the stack's kube-controller-manager (its PV controller binds claims): a WaitForFirstConsumer
 // block volume is provisioned for a Pod the scheduler places, the Pod writes to it, the claim
 // grows, and a Pod of a foreign image is refused.
 func TestLocalNodeWithRealScheduler(t *testing.T) {
@@ -52,11 +52,6 @@ func TestLocalNodeWithRealScheduler(t *testing.T) {
 	startProgram(t, logs, filepath.Join(bin, "kube-scheduler"), "--kubeconfig="+stack.Kubeconfig,
 		"--authentication-kubeconfig="+stack.Kubeconfig, "--authorization-kubeconfig="+stack.Kubeconfig,
 		"--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false")
-	// The PV controller binds claims and hands dynamic provisioning to external provisioners.
-	startProgram(t, logs, filepath.Join(bin, "kube-controller-manager"), "--kubeconfig="+stack.Kubeconfig,
-		"--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false",
-		"--controllers=persistentvolume-binder-controller")
-
 	restCfg, err := clientcmd.BuildConfigFromFlags("", stack.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
