@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -129,7 +131,7 @@ spec:
 // to a registry that wants a password, and imports it with an imagePullSecret.
 func TestContainerImageSource(t *testing.T) {
 	ns := namespace(t, "container-image")
-	reg := httptest.NewServer(basicAuth("puller", "s3cret", registry.New()))
+	reg := httptest.NewServer(basicAuth("puller", "s3cret", registry.New(registry.Logger(log.New(io.Discard, "", 0)))))
 	t.Cleanup(reg.Close)
 	host := strings.TrimPrefix(reg.URL, "http://")
 	ref := host + "/e2e/ubuntu2204:latest"

@@ -177,7 +177,7 @@ func TestImageFailures(t *testing.T) {
 	for _, c := range cases {
 		m := fill(httpImage, "NAME", c.name, "NS", ns, "URL", c.url)
 		if c.checksum != "" {
-			m += "      checksum:\n        sha256: " + c.checksum + "\n"
+			m += "      checksum:\n        sha256: \"" + c.checksum + "\"\n"
 		}
 		mustKubectl(t, m, "apply", "-f", "-")
 	}
