@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"path"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -75,12 +76,15 @@ func PlainError(w http.ResponseWriter, _ *http.Request, err error) {
 }
 
 // Handler forwards each request to backend (the importer's upload URL of t) and rewrites a
-// Location in the answer to the path the client used, so a tus client sends its HEAD and
-// PATCH requests to the same subresource or token URL rather than to the Pod.
+// Location in the answer to the URL the client used, so a tus client sends its HEAD and
+// PATCH requests to the same subresource or token URL rather than to the Pod. The Location is
+// a relative reference (the last path segment, which resolves to the request's own URL):
+// kube-apiserver's proxy turns an absolute path into an absolute URL of our server, which
+// a client behind kube-apiserver cannot reach, and leaves relative references alone.
 func (p *Proxy) Handler(t Target, backend *url.URL, onError ErrorWriter) http.Handler {
 	logger := log.New(logWriter{target: t}, "", 0)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		public := r.URL.EscapedPath()
+		public := path.Base(r.URL.EscapedPath())
 		rp := &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.Out.URL = &url.URL{Scheme: backend.Scheme, Host: backend.Host, Path: backend.Path, RawPath: backend.RawPath}
