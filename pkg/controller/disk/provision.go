@@ -307,8 +307,7 @@ func (c *Controller) fill(ctx context.Context, d *disk, sc *storagev1.StorageCla
 			return time.Second, nil
 		}
 		c.markReady(d, pvc)
-		_, err := c.pods.DeleteOwned(ctx, d.uid(), nil)
-		return 0, err
+		return 0, nil
 	default:
 		return c.handleEnded(ctx, d, obs), nil
 	}
@@ -354,13 +353,16 @@ func (c *Controller) createPod(ctx context.Context, d *disk, step string, req pr
 		req.Scratch = false
 	}
 	pod := c.settings.Pods.BuildPod(req)
-	if _, err := c.kube.CoreV1().Pods(req.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+	err = c.exp.Create(ek, func() error {
+		_, err := c.kube.CoreV1().Pods(req.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return time.Second, nil
 		}
 		return 0, fmt.Errorf("create importer Pod %s/%s: %w", req.Namespace, req.Name, err)
 	}
-	c.exp.ExpectCreate(ek)
 	c.recorder.Eventf(d.vd, corev1.EventTypeNormal, EventProvisioningStarted, "Started the %s Pod %s.", step, req.Name)
 	c.setReady(d, metav1.ConditionFalse, Provisioning, fmt.Sprintf("Waiting for the importer Pod %s to start.", req.Name))
 	return 0, nil
@@ -434,12 +436,11 @@ func (c *Controller) handleEnded(ctx context.Context, d *disk, obs provisioning.
 	}
 }
 
-// fail ends provisioning for this generation and removes the Pods.
+// fail ends provisioning for this generation; the next sync removes the Pods.
 func (c *Controller) fail(ctx context.Context, d *disk, reason ReadyReason, msg string) error {
 	d.st.Phase = virtv1.DiskFailed
 	d.st.DownloadSpeed, d.st.ImageUploadURLs, d.st.UploadCommand = nil, nil, ""
 	c.setReady(d, metav1.ConditionFalse, reason, msg)
 	c.recorder.Event(d.vd, corev1.EventTypeWarning, EventProvisioningFailed, msg)
-	_, err := c.pods.DeleteOwned(ctx, d.uid(), nil)
-	return err
+	return nil
 }

@@ -82,8 +82,12 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 	if !provisioned(d.st.Phase) && d.st.ObservedGeneration != d.gen() {
 		c.restart(d)
 	}
+	// Pods go once the status that ends their work is stored (this sync reads it back), not
+	// when it is computed: a status write that fails after its Pods are gone would leave the
+	// next sync with no Pod and no result. Pods of older generations always go.
+	finished := provisioned(d.st.Phase) || d.st.Phase == virtv1.DiskFailed
 	if _, err := c.pods.DeleteOwned(ctx, d.uid(), func(p *corev1.Pod) bool {
-		return p.Labels[provisioning.GenerationLabel] != strconv.FormatInt(d.gen(), 10)
+		return finished || p.Labels[provisioning.GenerationLabel] != strconv.FormatInt(d.gen(), 10)
 	}); err != nil {
 		return 0, err
 	}
@@ -233,10 +237,13 @@ func (c *Controller) ensurePVC(ctx context.Context, d *disk, sc *storagev1.Stora
 		StorageClass: sc.Name, Settings: provisioning.SettingsFor(sc), Size: size,
 	})
 	pvc.Annotations = d.annotations()
-	if _, err := c.kube.CoreV1().PersistentVolumeClaims(d.ns()).Create(ctx, pvc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	err = c.exp.Create(ek, func() error {
+		_, err := c.kube.CoreV1().PersistentVolumeClaims(d.ns()).Create(ctx, pvc, metav1.CreateOptions{})
+		return err
+	})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("create PVC %s/%s: %w", d.ns(), name, err)
 	}
-	c.exp.ExpectCreate(ek)
 	d.st.Target.PersistentVolumeClaim = name
 	return nil, nil
 }

@@ -279,6 +279,11 @@ func TestProgressAndSuccess(t *testing.T) {
 	if c := cond(vi.Status.Conditions, ReadyType); c.Status != metav1.ConditionTrue {
 		t.Fatalf("Ready %+v", c)
 	}
+	// The Pod goes on the sync that reads the Ready status back, not before it is stored.
+	if len(e.pods()) != 1 {
+		t.Fatalf("the Pod was deleted before the Ready status was stored")
+	}
+	e.sync("vi/ns/ubuntu")
 	if len(e.pods()) != 0 {
 		t.Fatalf("Pod not deleted")
 	}

@@ -50,8 +50,12 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 		c.restart(img)
 	}
 	setInUse(img, users)
+	// Pods go once the status that ends their work is stored (this sync reads it back), not
+	// when it is computed: a status write that fails after its Pods are gone would leave the
+	// next sync with no Pod and no result. Pods of older generations always go.
+	finished := img.status.Phase == virtv1.ImageReady || img.status.Phase == virtv1.ImagePVCLost || img.status.Phase == virtv1.ImageFailed
 	if err := c.deletePods(ctx, img, func(p *corev1.Pod) bool {
-		return p.Labels[provisioning.GenerationLabel] != strconv.FormatInt(img.generation(), 10)
+		return finished || p.Labels[provisioning.GenerationLabel] != strconv.FormatInt(img.generation(), 10)
 	}); err != nil {
 		return 0, err
 	}
@@ -236,14 +240,17 @@ func (c *Controller) createPod(ctx context.Context, img *image, step string, req
 		req.Owner = img.ownerRef()
 	}
 	pod := c.settings.Pods.BuildPod(req)
-	created, err := c.kube.CoreV1().Pods(req.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	var created *corev1.Pod
+	err = c.exp.Create(ek, func() (err error) {
+		created, err = c.kube.CoreV1().Pods(req.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+		return err
+	})
 	if apierrors.IsAlreadyExists(err) {
 		return time.Second, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("create importer Pod %s/%s: %w", req.Namespace, req.Name, err)
 	}
-	c.exp.ExpectCreate(ek)
 	if pullSecret != nil {
 		if err := c.copyPullSecret(ctx, created, pullSecret); err != nil {
 			return 0, err
@@ -362,10 +369,10 @@ func (c *Controller) fail(ctx context.Context, img *image, reason ReadyReason, m
 	st.UploadCommand = ""
 	c.setReady(img, metav1.ConditionFalse, reason, msg)
 	c.recorder.Event(img.object(), corev1.EventTypeWarning, EventProvisioningFailed, msg)
-	return c.deletePods(ctx, img, nil)
+	return nil
 }
 
-// ready finishes provisioning and removes the Pods: the upload token dies with them.
+// ready finishes provisioning; the next sync removes the Pods (the upload token dies with them).
 func (c *Controller) ready(ctx context.Context, img *image) error {
 	st := &img.status
 	st.Phase = virtv1.ImageReady
@@ -376,7 +383,7 @@ func (c *Controller) ready(ctx context.Context, img *image) error {
 	st.ObservedGeneration = img.generation()
 	c.setReady(img, metav1.ConditionTrue, Ready, "The image is ready.")
 	c.recorder.Eventf(img.object(), corev1.EventTypeNormal, EventProvisioningDone, "The image is ready (%s, %s unpacked).", st.Format, st.Size.Unpacked)
-	return c.deletePods(ctx, img, nil)
+	return nil
 }
 
 func applyResult(st *virtv1.VirtualImageStatus, r *importer.Result) {
@@ -423,10 +430,13 @@ func (c *Controller) fill(ctx context.Context, img *image, sc *storagev1.Storage
 				StorageClass: sc.Name, Settings: settings, Size: *resource.NewQuantity(size, resource.BinarySI),
 			})
 			pvc.Annotations = map[string]string{provisioning.OwnerKeyAnnotation: img.namespace() + "/" + img.name()}
-			if _, err := c.kube.CoreV1().PersistentVolumeClaims(img.namespace()).Create(ctx, pvc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			err := c.exp.Create(objKey("pvc", img.namespace(), pvcName), func() error {
+				_, err := c.kube.CoreV1().PersistentVolumeClaims(img.namespace()).Create(ctx, pvc, metav1.CreateOptions{})
+				return err
+			})
+			if err != nil && !apierrors.IsAlreadyExists(err) {
 				return 0, fmt.Errorf("create PVC %s/%s: %w", img.namespace(), pvcName, err)
 			}
-			c.exp.ExpectCreate(objKey("pvc", img.namespace(), pvcName))
 		}
 	case err != nil:
 		return 0, fmt.Errorf("get PVC %s/%s: %w", img.namespace(), pvcName, err)

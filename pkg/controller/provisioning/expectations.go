@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sync"
 	"time"
 
@@ -29,6 +30,18 @@ func (e *Expectations) ExpectCreate(key string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.created[key] = e.now()
+}
+
+// Create runs create (an API Create call) with the expectation recorded first: the informer
+// may show the object before the call returns, and an expectation set after that event
+// would never be cleared. A failed call forgets it; AlreadyExists counts as created.
+func (e *Expectations) Create(key string, create func() error) error {
+	e.ExpectCreate(key)
+	err := create()
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		e.ObservedCreate(key)
+	}
+	return err
 }
 
 // CreatePending reports whether key was created and the cache has not shown it yet. Call
