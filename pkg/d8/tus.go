@@ -47,11 +47,21 @@ func (e *serverError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.msg,
 
 // upload sends size bytes of f.
 func (c *tusClient) upload(ctx context.Context, f io.ReaderAt, size int64) error {
-	location, err := c.createWithRetries(ctx, size)
+	// An object takes one upload. If one was started (by an earlier run that was killed, or
+	// lost its connection), continue it instead of asking for a new one.
+	location, offset, err := c.resume(ctx, size)
 	if err != nil {
 		return err
 	}
-	offset, failures := int64(0), 0
+	if location == "" {
+		if location, err = c.createWithRetries(ctx, size); err != nil {
+			return err
+		}
+	} else {
+		c.logf("resuming the upload at %d of %d bytes", offset, size)
+		c.progress(offset)
+	}
+	failures := 0
 	for offset < size {
 		n := min(c.chunk, size-offset)
 		next, err := c.patch(ctx, location, io.NewSectionReader(f, offset, n), offset, n)
@@ -91,6 +101,27 @@ func (c *tusClient) upload(ctx context.Context, f io.ReaderAt, size int64) error
 		c.progress(offset)
 	}
 	return nil
+}
+
+// resume returns the upload URL and offset of an upload already in progress, or "" when
+// there is none yet (the server answers HEAD with 404 before the upload is created).
+func (c *tusClient) resume(ctx context.Context, size int64) (string, int64, error) {
+	resp, err := c.do(ctx, http.MethodHead, c.url, nil, 0, nil)
+	if err != nil || resp.StatusCode == http.StatusNotFound {
+		// Network trouble is dealt with by the create's retries.
+		return "", 0, nil
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+		return "", 0, nil
+	}
+	if l := resp.Header.Get("Upload-Length"); l != "" && l != strconv.FormatInt(size, 10) {
+		return "", 0, fmt.Errorf("an upload of %s bytes is already in progress into this object; the file has %d bytes (re-create the object to upload another file)", l, size)
+	}
+	offset, err := offsetOf(resp)
+	if err != nil {
+		return "", 0, err
+	}
+	return c.url, offset, nil
 }
 
 // createWithRetries retries a create that failed on the network or with a 5xx: the importer

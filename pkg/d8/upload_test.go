@@ -117,11 +117,53 @@ func TestTusClientResumesAfterADroppedConnection(t *testing.T) {
 		t.Fatalf("retries logged: %q", logs)
 	}
 	methods := strings.Join(im.Methods(), " ")
-	if !strings.HasPrefix(methods, "POST PATCH") || !strings.Contains(methods, "HEAD PATCH") {
+	if !strings.HasPrefix(methods, "HEAD POST PATCH") || !strings.Contains(methods, "HEAD PATCH") {
 		t.Fatalf("requests: %s", methods)
 	}
 	if offsets[len(offsets)-1] != info.Size() {
 		t.Fatalf("last progress %d", offsets[len(offsets)-1])
+	}
+}
+
+// A run that was killed left an upload behind: the next run continues it at its offset
+// instead of asking for a second upload (which the importer refuses).
+func TestTusClientContinuesAnEarlierRun(t *testing.T) {
+	path, sum := writeFile(t, 1<<20+55)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := &uploadtest.Importer{Token: "earlier"}
+	api := apiServer(t, im)
+	first := &tusClient{http: http.DefaultClient, url: api.URL + subresource, requestTimeout: 10 * time.Second,
+		progress: func(int64) {}, logf: func(string, ...any) {}}
+	location, err := first.create(context.Background(), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.patch(context.Background(), location, bytes.NewReader(data[:300<<10]), 0, 300<<10); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs []string
+	c := &tusClient{
+		http: http.DefaultClient, url: api.URL + subresource, chunk: 256 << 10,
+		retries: 3, backoff: 10 * time.Millisecond, maxBackoff: 50 * time.Millisecond, requestTimeout: 10 * time.Second,
+		progress: func(int64) {},
+		logf:     func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) },
+	}
+	if err := c.upload(context.Background(), bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	if got, n := im.Sum(); got != sum || n != int64(len(data)) || !im.Complete() {
+		t.Fatalf("importer has %d bytes, sha256 %s; want %d, %s", n, got, len(data), sum)
+	}
+	methods := strings.Join(im.Methods(), " ")
+	if strings.Count(methods, "POST") != 1 || !strings.Contains(methods, "PATCH HEAD PATCH") {
+		t.Fatalf("requests: %s, want one POST and the second run starting with HEAD", methods)
+	}
+	if len(logs) == 0 || !strings.Contains(logs[0], "resuming the upload at 307200") {
+		t.Fatalf("logs: %q", logs)
 	}
 }
 
