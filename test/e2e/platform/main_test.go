@@ -72,7 +72,12 @@ func run(m *testing.M) int {
 		fmt.Println(err)
 		return 1
 	}
-	defer os.RemoveAll(stackDir)
+	// E2E_KEEP=1 keeps the stack's directory (logs, volumes, DVCR storage) for a post-mortem.
+	if os.Getenv("E2E_KEEP") == "" {
+		defer os.RemoveAll(stackDir)
+	} else {
+		defer fmt.Println("platform e2e: kept", stackDir)
+	}
 
 	if fixtures, err = makeFixtures(filepath.Join(stackDir, "fixtures")); err != nil {
 		fmt.Println("platform e2e: making images:", err)
