@@ -84,3 +84,40 @@ spec:
 		t.Errorf("the uploaded vdi disk holds sha256 %s (%v), want %s", got, err, fixtures.rawSHA256)
 	}
 }
+
+// TestImageInUseStaysTerminating: deleting an image a VM uses keeps it Terminating until the
+// VM lets go, as the guide warns.
+func TestImageInUseStaysTerminating(t *testing.T) {
+	ns := namespace(t, "in-use")
+	mustKubectl(t, fill(httpImage, "NAME", "used", "NS", ns, "URL", fileURL("cd.iso")), "apply", "-f", "-")
+	waitVI(t, ns, "used", 3*time.Minute, "Ready")
+	mustKubectl(t, fill(`apiVersion: virtualization.deckhouse.io/v1alpha2
+kind: VirtualMachine
+metadata:
+  name: linux-vm
+  namespace: NS
+spec:
+  virtualMachineClassName: host
+  cpu:
+    cores: 1
+  memory:
+    size: 1Gi
+  blockDeviceRefs:
+    - kind: VirtualImage
+      name: used
+`, "NS", ns), "apply", "-f", "-")
+	deadline := time.Now().Add(time.Minute)
+	for condition(waitVI(t, ns, "used", time.Minute, "Ready").Conditions, "InUse").Status != "True" {
+		if time.Now().After(deadline) {
+			t.Fatal("the image never says it is in use")
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	mustKubectl(t, "", "delete", "vi", "used", "-n", ns, "--wait=false")
+	time.Sleep(3 * time.Second)
+	if phase := jsonPath(t, "{.status.phase}", "get", "vi", "used", "-n", ns); phase != "Terminating" {
+		t.Errorf("an image in use being deleted is %q, want Terminating", phase)
+	}
+	mustKubectl(t, "", "delete", "vm", "linux-vm", "-n", ns)
+	mustKubectl(t, "", "wait", "--for=delete", "vi/used", "-n", ns, "--timeout=60s")
+}
