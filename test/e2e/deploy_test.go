@@ -73,7 +73,8 @@ func TestDeployManifestsServerDryRun(t *testing.T) {
 		{"deployment", "virtualization-apiserver", "-n", "d8-virtualization"},
 		{"deployment", "virtualization-controller", "-n", "d8-virtualization"},
 		{"statefulset", "virtualization-etcd", "-n", "d8-virtualization"},
-		{"role", "virtualization-controller:leader-election", "-n", "d8-virtualization"},
+		{"deployment", "dvcr", "-n", "d8-virtualization"},
+		{"persistentvolumeclaim", "dvcr", "-n", "d8-virtualization"},
 	}
 	for _, obj := range absent {
 		if out := mustKubectl(t, "", append([]string{"get", "--ignore-not-found", "-o", "name"}, obj...)...); out != "" {
@@ -203,7 +204,7 @@ spec:
 			t.Errorf("%s breaks Pod Security %q:\n%s", rel, level, out)
 		}
 	}
-	if workloads != 3 {
-		t.Errorf("found %d files with workloads, want 3 (etcd, apiserver, controller)", workloads)
+	if workloads != 4 {
+		t.Errorf("found %d files with workloads, want 4 (etcd, apiserver, dvcr, controller)", workloads)
 	}
 }
