@@ -273,6 +273,10 @@ func (s *Stack) register(ctx context.Context, certs pki) error {
 kind: Namespace
 metadata:
   name: d8-virtualization
+  labels:
+    # As artifacts/deploy/00-namespace.yaml: importer Pods of cluster images run here.
+    pod-security.kubernetes.io/enforce: restricted
+    pod-security.kubernetes.io/enforce-version: latest
 ---
 # On one machine kube-apiserver reaches an ExternalName Service as https://<externalName>:<port>.
 apiVersion: v1

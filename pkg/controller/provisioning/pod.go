@@ -106,6 +106,11 @@ func (d PodDefaults) BuildPod(r PodRequest) *corev1.Pod {
 		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		ImagePullPolicy:          corev1.PullIfNotPresent,
+		// The "restricted" Pod Security Standard, which the platform's namespace enforces.
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: new(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		},
 	}
 	var volumes []corev1.Volume
 	for _, v := range r.Volumes {
@@ -136,6 +141,14 @@ func (d PodDefaults) BuildPod(r PodRequest) *corev1.Pod {
 			Volumes:       volumes,
 			// The importer needs no API access.
 			AutomountServiceAccountToken: new(false),
+			// Non-root; fsGroup makes the volumes writable for it.
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   new(true),
+				RunAsUser:      new(int64(importerUID)),
+				RunAsGroup:     new(int64(importerUID)),
+				FSGroup:        new(int64(importerUID)),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
 		},
 	}
 	if r.Owner != nil {
@@ -143,6 +156,9 @@ func (d PodDefaults) BuildPod(r PodRequest) *corev1.Pod {
 	}
 	return pod
 }
+
+// importerUID is the unprivileged user importer Pods run as.
+const importerUID = 65532
 
 func hasEnv(env []corev1.EnvVar, name string) bool {
 	for _, e := range env {

@@ -42,6 +42,8 @@ spec:
 // DVCR, and a VirtualDisk made from it goes Ready on a volume holding exactly the disk.
 func TestQuickStartImageToDisk(t *testing.T) {
 	ns := namespace(t, "quickstart")
+	// Importer Pods meet the restricted Pod Security Standard, as a hardened cluster wants.
+	mustKubectl(t, "", "label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
 	mustKubectl(t, fill(httpImage, "NAME", "ubuntu", "NS", ns, "URL", fileURL("disk.qcow2")), "apply", "-f", "-")
 
 	// Watch the phases and progress a user would see with `kubectl get vi -w`.
