@@ -21,7 +21,17 @@ type Connecter struct {
 	// Target converts the kind's (internal) object.
 	Target func(runtime.Object) (Target, error)
 	Proxy  *Proxy
+	// NewObject returns an empty object of the kind the subresource belongs to (discovery).
+	NewObject func() runtime.Object
 }
+
+var _ rest.Connecter = &Connecter{}
+
+// New implements rest.Storage.
+func (c *Connecter) New() runtime.Object { return c.NewObject() }
+
+// Destroy implements rest.Storage; the main resource owns the storage.
+func (c *Connecter) Destroy() {}
 
 // ConnectMethods implements rest.Connecter. PATCH here is a route of its own with
 // Consumes("*/*") (installer.go registers one route per connect method), not the patch
