@@ -35,6 +35,10 @@ type DVCR struct {
 	// trusts the matching certificate (TokenCertFile).
 	TokenKeyFile  string `json:"tokenKeyFile,omitempty"`
 	TokenCertFile string `json:"tokenCertFile,omitempty"`
+	// AuthFile is a dockerconfigjson file with credentials for an external OCI registry
+	// used in DVCR's place (Address then names it, and TokenKeyFile stays empty). Importer
+	// Pods carry these credentials: give the platform an account limited to its repositories.
+	AuthFile string `json:"authFile,omitempty"`
 	// StorageDirectory is the registry's filesystem storage.
 	StorageDirectory string `json:"storageDirectory,omitempty"`
 	// GC schedules garbage collection.

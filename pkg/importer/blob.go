@@ -24,7 +24,11 @@ import (
 // collection; with remote.WriteLayer a 503 on the commit would throw away a whole streamed
 // image. The PATCH itself cannot be repeated: its data is gone.
 func (p *pusher) uploadBlob(ctx context.Context, repo name.Repository, r io.Reader) (v1.Hash, int64, error) {
-	rt, err := transport.NewWithContext(ctx, repo.Registry, p.client.auth, p.client.rt, []string{repo.Scope(transport.PushScope)})
+	auth, err := p.client.authFor(repo.Registry)
+	if err != nil {
+		return v1.Hash{}, 0, classifyDVCRError("credentials for DVCR", err)
+	}
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, p.client.rt, []string{repo.Scope(transport.PushScope)})
 	if err != nil {
 		return v1.Hash{}, 0, classifyDVCRError("authenticate to DVCR", err)
 	}

@@ -30,9 +30,10 @@ type Config struct {
 	DestPath   string
 	ScratchDir string
 
-	DVCRToken    string
-	DVCRInsecure bool
-	DVCRCABundle []byte
+	DVCRToken      string
+	DVCRDockerJSON []byte
+	DVCRInsecure   bool
+	DVCRCABundle   []byte
 
 	Listen      string
 	UploadToken string
@@ -86,6 +87,7 @@ func LoadConfig(getenv func(string) string) Config {
 		DestPath:               strings.TrimSpace(getenv(EnvDestPath)),
 		ScratchDir:             strings.TrimSpace(getenv(EnvScratchDir)),
 		DVCRToken:              strings.TrimSpace(getenv(EnvDVCRToken)),
+		DVCRDockerJSON:         []byte(getenv(EnvDVCRDockerConfig)),
 		DVCRInsecure:           strings.EqualFold(strings.TrimSpace(getenv(EnvDVCRInsecure)), "true"),
 		DVCRCABundle:           []byte(getenv(EnvDVCRCABundle)),
 		Listen:                 strings.TrimSpace(getenv(EnvListen)),

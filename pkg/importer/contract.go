@@ -51,6 +51,9 @@ const (
 	EnvScratchDir = "IMPORTER_SCRATCH_DIR"
 	// EnvDVCRToken is a bearer token for DVCR, scoped to the repositories this Pod needs.
 	EnvDVCRToken = "IMPORTER_DVCR_TOKEN"
+	// EnvDVCRDockerConfig is a dockerconfigjson document with credentials for an external
+	// OCI registry configured in place of DVCR (which takes EnvDVCRToken instead).
+	EnvDVCRDockerConfig = "IMPORTER_DVCR_DOCKER_CONFIG_JSON"
 	// EnvDVCRInsecure "true" talks plain HTTP to DVCR.
 	EnvDVCRInsecure = "IMPORTER_DVCR_INSECURE"
 	// EnvDVCRCABundle is a PEM bundle trusted for DVCR's TLS.

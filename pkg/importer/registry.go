@@ -34,15 +34,22 @@ type registryClient struct {
 }
 
 // newDVCRClient authenticates with the Pod's bearer token, scoped by the controller to the
-// repositories this Pod needs.
+// repositories this Pod needs, or, for an external registry in DVCR's place, with the
+// credentials of a dockerconfigjson document.
 func newDVCRClient(cfg Config) (*registryClient, error) {
 	rt, err := transportWithCA(cfg.DVCRCABundle)
 	if err != nil {
 		return nil, fmt.Errorf("DVCR CA bundle: %w", err)
 	}
 	c := &registryClient{rt: rt, auth: authn.Anonymous}
-	if cfg.DVCRToken != "" {
+	switch {
+	case cfg.DVCRToken != "":
 		c.auth = authn.FromConfig(authn.AuthConfig{RegistryToken: cfg.DVCRToken})
+	case len(strings.TrimSpace(string(cfg.DVCRDockerJSON))) > 0:
+		if c.keychain, err = keychainFromDockerConfig(cfg.DVCRDockerJSON); err != nil {
+			return nil, err
+		}
+		c.auth = nil
 	}
 	if cfg.DVCRInsecure {
 		c.nameOpts = append(c.nameOpts, name.Insecure)
@@ -65,6 +72,14 @@ func newSourceRegistryClient(cfg Config) (*registryClient, error) {
 		c.keychain, c.auth = kc, nil
 	}
 	return c, nil
+}
+
+// authFor returns the credentials for one registry, from the keychain when there is one.
+func (c *registryClient) authFor(res authn.Resource) (authn.Authenticator, error) {
+	if c.keychain != nil {
+		return c.keychain.Resolve(res)
+	}
+	return c.auth, nil
 }
 
 func (c *registryClient) remoteOptions(ctx context.Context, extra ...remote.Option) []remote.Option {

@@ -343,7 +343,7 @@ func (c *Controller) createPod(ctx context.Context, d *disk, step string, req pr
 		c.setReady(d, metav1.ConditionFalse, Provisioning, fmt.Sprintf("The previous attempt failed; retrying in %s.", w.Round(time.Second)))
 		return w, nil
 	}
-	tok, err := provisioning.DVCREnv(c.settings.Signer, "vd/"+d.key(), access...)
+	tok, err := provisioning.DVCREnv(c.settings, "vd/"+d.key(), access...)
 	if err != nil {
 		return 0, err
 	}

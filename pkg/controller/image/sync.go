@@ -229,7 +229,7 @@ func (c *Controller) createPod(ctx context.Context, img *image, step string, req
 		c.setReady(img, metav1.ConditionFalse, Provisioning, fmt.Sprintf("The previous attempt failed; retrying in %s.", d.Round(time.Second)))
 		return d, nil
 	}
-	tokEnv, err := provisioning.DVCREnv(c.settings.Signer, img.subject(), access...)
+	tokEnv, err := provisioning.DVCREnv(c.settings, img.subject(), access...)
 	if err != nil {
 		return 0, err
 	}

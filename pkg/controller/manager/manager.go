@@ -141,6 +141,12 @@ func (o *Options) settings(cfg *config.Config) (provisioning.Settings, error) {
 			return s, fmt.Errorf("load DVCR token key: %w", err)
 		}
 		s.Signer = signer
+	} else if cfg.DVCR.AuthFile != "" {
+		b, err := os.ReadFile(cfg.DVCR.AuthFile)
+		if err != nil {
+			return s, fmt.Errorf("read the registry credentials: %w", err)
+		}
+		s.RegistryAuth = b
 	}
 	return s, s.Defaults()
 }

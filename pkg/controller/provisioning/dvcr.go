@@ -24,10 +24,15 @@ func RepoAccess(repository string, actions ...string) dvcr.Access {
 	return dvcr.Access{Type: "repository", Name: repository, Actions: actions}
 }
 
-// DVCREnv returns the token variable for a Pod that may touch the given repositories. With
-// no signer (a registry without auth, as in some tests) it returns nothing.
-func DVCREnv(signer TokenSigner, subject string, access ...dvcr.Access) ([]corev1.EnvVar, error) {
+// DVCREnv returns the registry credentials of a Pod that may touch the given repositories:
+// a token scoped to them, or, for an external registry in DVCR's place, its credentials.
+// With neither (a registry without auth, as in some tests) it returns nothing.
+func DVCREnv(s Settings, subject string, access ...dvcr.Access) ([]corev1.EnvVar, error) {
+	signer := s.Signer
 	if signer == nil {
+		if len(s.RegistryAuth) > 0 {
+			return []corev1.EnvVar{{Name: importer.EnvDVCRDockerConfig, Value: string(s.RegistryAuth)}}, nil
+		}
 		return nil, nil
 	}
 	tok, err := signer.Token(subject, access, TokenTTL)

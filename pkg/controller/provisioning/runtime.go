@@ -28,6 +28,9 @@ type Settings struct {
 	Pods      PodDefaults
 	// Signer mints DVCR tokens; nil leaves Pods without one.
 	Signer TokenSigner
+	// RegistryAuth is a dockerconfigjson document for an external registry in DVCR's place,
+	// used when there is no Signer.
+	RegistryAuth []byte
 	// StartTimeout fails a Pod that stays unschedulable or cannot pull its image this long.
 	StartTimeout time.Duration
 	// UploadWaitTimeout fails an upload that has not started this long after its Pod started.
