@@ -28,7 +28,13 @@ type fillSource struct {
 	// unpacked is the virtual size of the image, for the PVC size.
 	unpacked int64
 	from     float64 // progress band of the fill
+	// direct: the fill reads the user's source itself, so its result is checked as an
+	// import's would be (no ISO).
+	direct bool
 }
+
+// isoRefusal is the reason of a disk whose data turned out to be an ISO image.
+const isoRefusal = "The data is an ISO image: disks cannot be made from ISO images; make a VirtualImage and attach it as a CD-ROM instead."
 
 func (c *Controller) provision(ctx context.Context, d *disk) (time.Duration, error) {
 	sc, after, err := c.storageClass(d)
@@ -83,7 +89,12 @@ func (c *Controller) source(ctx context.Context, d *disk) (*fillSource, time.Dur
 	switch ds.Type {
 	case virtv1.DataSourceTypeObjectRef:
 		return c.imageSource(ctx, d)
-	case virtv1.DataSourceTypeHTTP, virtv1.DataSourceTypeContainerImage, virtv1.DataSourceTypeUpload:
+	case virtv1.DataSourceTypeHTTP, virtv1.DataSourceTypeContainerImage:
+		if d.vd.Spec.PersistentVolumeClaim.Size != nil {
+			return c.direct(ctx, d)
+		}
+		return c.importFirst(ctx, d)
+	case virtv1.DataSourceTypeUpload:
 		return c.importFirst(ctx, d)
 	}
 	return nil, 0, c.fail(ctx, d, ProvisioningFailed, fmt.Sprintf("Unknown data source type %q.", ds.Type))
@@ -179,6 +190,18 @@ func (c *Controller) ownImage(d *disk) string {
 	return dvcr.ImageRef(c.settings.Config.DVCR.Address, dvcr.KindVD, d.ns(), d.vd.Name, string(d.uid()))
 }
 
+// direct fills the disk straight from an HTTP or registry source, in one Pod, when the spec
+// gives the size: the volume is written as the data arrives (converted through scratch space
+// where the format needs it), with no copy in DVCR. Without a size, the image's virtual size
+// must be known before the PVC is made, so the data goes through DVCR first (importFirst).
+func (c *Controller) direct(ctx context.Context, d *disk) (*fillSource, time.Duration, error) {
+	env, after, err := c.sourceEnv(ctx, d)
+	if env == nil || err != nil {
+		return nil, after, err
+	}
+	return &fillSource{env: env, direct: true}, 0, nil
+}
+
 // importFirst runs the import (or upload) into vd/<ns>/<name>:<uid>; the fill reads it.
 func (c *Controller) importFirst(ctx context.Context, d *disk) (*fillSource, time.Duration, error) {
 	ds := d.vd.Spec.DataSource
@@ -195,51 +218,13 @@ func (c *Controller) importFirst(ctx context.Context, d *disk) (*fillSource, tim
 	obs := provisioning.Observe(pod, c.settings.Now(), c.settings.StartTimeout)
 	switch obs.State {
 	case provisioning.PodAbsent:
-		env := []corev1.EnvVar{{Name: importer.EnvDestImage, Value: c.ownImage(d)}}
-		switch ds.Type {
-		case virtv1.DataSourceTypeHTTP:
-			if ds.HTTP == nil {
-				return nil, 0, c.fail(ctx, d, ProvisioningFailed, "spec.dataSource.http is missing.")
-			}
-			env = append(env, corev1.EnvVar{Name: importer.EnvSourceType, Value: importer.SourceHTTP}, corev1.EnvVar{Name: importer.EnvSourceURL, Value: ds.HTTP.URL})
-			if len(ds.HTTP.CABundle) > 0 {
-				env = append(env, corev1.EnvVar{Name: importer.EnvSourceCABundle, Value: string(ds.HTTP.CABundle)})
-			}
-			if cs := ds.HTTP.Checksum; cs != nil {
-				env = append(env, provisioning.ChecksumEnv(cs.MD5, cs.SHA1, cs.SHA256, cs.SHA512)...)
-			}
-		case virtv1.DataSourceTypeContainerImage:
-			ci := ds.ContainerImage
-			if ci == nil {
-				return nil, 0, c.fail(ctx, d, ProvisioningFailed, "spec.dataSource.containerImage is missing.")
-			}
-			env = append(env, corev1.EnvVar{Name: importer.EnvSourceType, Value: importer.SourceRegistry}, corev1.EnvVar{Name: importer.EnvSourceURL, Value: ci.Image})
-			if len(ci.CABundle) > 0 {
-				env = append(env, corev1.EnvVar{Name: importer.EnvSourceCABundle, Value: string(ci.CABundle)})
-			}
-			if s := ci.ImagePullSecret.Name; s != "" {
-				if _, err := c.secLister.Secrets(d.ns()).Get(s); apierrors.IsNotFound(err) {
-					c.waitSource(d, ContainerRegistrySecretNotFound, DatasourceIsNotReady,
-						fmt.Sprintf("The Secret %s with the registry credentials does not exist; create it or fix imagePullSecret.", s))
-					return nil, 10 * time.Second, nil
-				}
-				env = append(env, corev1.EnvVar{Name: importer.EnvSourceDockerConfig, ValueFrom: &corev1.EnvVarSource{
-					SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: s}, Key: corev1.DockerConfigJsonKey},
-				}})
-			}
-		case virtv1.DataSourceTypeUpload:
-			tok, err := provisioning.NewUploadToken()
-			if err != nil {
-				return nil, 0, err
-			}
-			env = append(env, corev1.EnvVar{Name: importer.EnvUploadToken, Value: tok})
-			if ds.Upload != nil && ds.Upload.Checksum != nil {
-				cs := ds.Upload.Checksum
-				env = append(env, provisioning.ChecksumEnv(cs.MD5, cs.SHA1, cs.SHA256, cs.SHA512)...)
-			}
+		env, after, err := c.sourceEnv(ctx, d)
+		if env == nil || err != nil {
+			return nil, after, err
 		}
+		env = append(env, corev1.EnvVar{Name: importer.EnvDestImage, Value: c.ownImage(d)})
 		provisioning.SetCondition(&d.st.Conditions, DatasourceReadyType, metav1.ConditionTrue, DatasourceReady, "The data source is ready.", d.gen())
-		after, err := c.createPod(ctx, d, step, provisioning.PodRequest{Name: name, Namespace: d.ns(), Mode: mode, Env: env},
+		after, err = c.createPod(ctx, d, step, provisioning.PodRequest{Name: name, Namespace: d.ns(), Mode: mode, Env: env},
 			[]dvcr.Access{provisioning.RepoAccess(repo, "pull", "push")})
 		return nil, after, err
 	case provisioning.PodRunning:
@@ -249,7 +234,7 @@ func (c *Controller) importFirst(ctx context.Context, d *disk) (*fillSource, tim
 		c.poller.Stop(pod.UID)
 		r := obs.Result
 		if r.CDROM || r.Format == "iso" {
-			return nil, 0, c.fail(ctx, d, ProvisioningFailed, "The data is an ISO image: disks cannot be made from ISO images; make a VirtualImage and attach it as a CD-ROM instead.")
+			return nil, 0, c.fail(ctx, d, ProvisioningFailed, isoRefusal)
 		}
 		return &fillSource{
 			unpacked: r.UnpackedBytes, from: 50,
@@ -259,6 +244,56 @@ func (c *Controller) importFirst(ctx context.Context, d *disk) (*fillSource, tim
 	default:
 		return nil, c.handleEnded(ctx, d, obs), nil
 	}
+}
+
+// sourceEnv is the importer's view of an HTTP, ContainerImage or Upload source. It returns
+// nil (with the wait) while the source is not usable yet.
+func (c *Controller) sourceEnv(ctx context.Context, d *disk) ([]corev1.EnvVar, time.Duration, error) {
+	ds := d.vd.Spec.DataSource
+	env := []corev1.EnvVar{}
+	switch ds.Type {
+	case virtv1.DataSourceTypeHTTP:
+		if ds.HTTP == nil {
+			return nil, 0, c.fail(ctx, d, ProvisioningFailed, "spec.dataSource.http is missing.")
+		}
+		env = append(env, corev1.EnvVar{Name: importer.EnvSourceType, Value: importer.SourceHTTP}, corev1.EnvVar{Name: importer.EnvSourceURL, Value: ds.HTTP.URL})
+		if len(ds.HTTP.CABundle) > 0 {
+			env = append(env, corev1.EnvVar{Name: importer.EnvSourceCABundle, Value: string(ds.HTTP.CABundle)})
+		}
+		if cs := ds.HTTP.Checksum; cs != nil {
+			env = append(env, provisioning.ChecksumEnv(cs.MD5, cs.SHA1, cs.SHA256, cs.SHA512)...)
+		}
+	case virtv1.DataSourceTypeContainerImage:
+		ci := ds.ContainerImage
+		if ci == nil {
+			return nil, 0, c.fail(ctx, d, ProvisioningFailed, "spec.dataSource.containerImage is missing.")
+		}
+		env = append(env, corev1.EnvVar{Name: importer.EnvSourceType, Value: importer.SourceRegistry}, corev1.EnvVar{Name: importer.EnvSourceURL, Value: ci.Image})
+		if len(ci.CABundle) > 0 {
+			env = append(env, corev1.EnvVar{Name: importer.EnvSourceCABundle, Value: string(ci.CABundle)})
+		}
+		if s := ci.ImagePullSecret.Name; s != "" {
+			if _, err := c.secLister.Secrets(d.ns()).Get(s); apierrors.IsNotFound(err) {
+				c.waitSource(d, ContainerRegistrySecretNotFound, DatasourceIsNotReady,
+					fmt.Sprintf("The Secret %s with the registry credentials does not exist; create it or fix imagePullSecret.", s))
+				return nil, 10 * time.Second, nil
+			}
+			env = append(env, corev1.EnvVar{Name: importer.EnvSourceDockerConfig, ValueFrom: &corev1.EnvVarSource{
+				SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: s}, Key: corev1.DockerConfigJsonKey},
+			}})
+		}
+	case virtv1.DataSourceTypeUpload:
+		tok, err := provisioning.NewUploadToken()
+		if err != nil {
+			return nil, 0, err
+		}
+		env = append(env, corev1.EnvVar{Name: importer.EnvUploadToken, Value: tok})
+		if ds.Upload != nil && ds.Upload.Checksum != nil {
+			cs := ds.Upload.Checksum
+			env = append(env, provisioning.ChecksumEnv(cs.MD5, cs.SHA1, cs.SHA256, cs.SHA512)...)
+		}
+	}
+	return env, 0, nil
 }
 
 // fill makes the PVC and writes the source onto it. For a WaitForFirstConsumer class the
@@ -302,6 +337,9 @@ func (c *Controller) fill(ctx context.Context, d *disk, sc *storagev1.StorageCla
 		return c.running(ctx, d, provisioning.StepFill, pod, src.from, 100), nil
 	case provisioning.PodSucceeded:
 		c.poller.Stop(pod.UID)
+		if r := obs.Result; src.direct && r != nil && (r.CDROM || r.Format == "iso") {
+			return 0, c.fail(ctx, d, ProvisioningFailed, isoRefusal)
+		}
 		if pvc == nil || pvc.Status.Phase != corev1.ClaimBound {
 			c.setReady(d, metav1.ConditionFalse, Provisioning, "Waiting for the PVC to be bound.")
 			return time.Second, nil

@@ -106,6 +106,37 @@ spec:
 		t.Errorf("disk from a vdi URL holds sha256 %s, want %s", got, fixtures.rawSHA256)
 	}
 
+	// Without a size the data goes through DVCR first to learn it; with one it is written
+	// straight to the volume. An ISO is refused either way.
+	for name, url := range map[string]string{"no-size": fileURL("disk.qcow2.gz"), "iso": fileURL("cd.iso")} {
+		m := fill(`apiVersion: virtualization.deckhouse.io/v1alpha2
+kind: VirtualDisk
+metadata:
+  name: NAME
+  namespace: NS
+spec:
+  dataSource:
+    type: HTTP
+    http:
+      url: URL
+`, "NAME", name, "NS", ns, "URL", url)
+		if name == "iso" {
+			m += "  persistentVolumeClaim:\n    size: 40Mi\n"
+		}
+		mustKubectl(t, m, "apply", "-f", "-")
+	}
+	vd = waitVD(t, ns, "no-size", 3*time.Minute, "Ready")
+	if vd.Status.Capacity != "32Mi" {
+		t.Errorf("a disk from a URL without a size has capacity %q, want the image's 32Mi", vd.Status.Capacity)
+	}
+	if got, err := prefixSHA256(volumeFile(t, ns, vd.Status.Target.PersistentVolumeClaim), diskSize); err != nil || got != fixtures.rawSHA256 {
+		t.Errorf("the disk from a qcow2.gz URL holds sha256 %s (%v), want %s", got, err, fixtures.rawSHA256)
+	}
+	vd = waitVD(t, ns, "iso", 3*time.Minute, "Failed")
+	if msg := condition(vd.Status.Conditions, "Ready").Message; !strings.Contains(msg, "ISO") {
+		t.Errorf("a disk from an ISO URL: Ready says %q", msg)
+	}
+
 	waitVI(t, ns, "src", 3*time.Minute, "Ready")
 	mustKubectl(t, fill(`apiVersion: virtualization.deckhouse.io/v1alpha2
 kind: VirtualDisk
