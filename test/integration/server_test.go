@@ -101,3 +101,48 @@ func TestProtobufAcceptFallsBackToJSON(t *testing.T) {
 		t.Errorf("deletecollection left %d VMs", len(items))
 	}
 }
+
+// TestEveryPatchOfAKindTakesFieldValidation: kubectl decides whether a kind supports
+// server-side field validation from the first PATCH operation it finds for that kind in
+// OpenAPI v3 (in map order). A subresource whose PATCH is tagged with its parent's kind and
+// lacks the parameter (a Connecter such as upload) would make kubectl fall back, at random,
+// to client-side validation, which refuses manifests that leave defaulted fields out.
+func TestEveryPatchOfAKindTakesFieldValidation(t *testing.T) {
+	type op struct {
+		GVK        map[string]string `json:"x-kubernetes-group-version-kind"`
+		Parameters []struct {
+			Name string `json:"name"`
+		} `json:"parameters"`
+	}
+	var v3 struct {
+		Paths map[string]struct {
+			Patch *op `json:"patch"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(rawGet(t, "/openapi/v3/apis/virtualization.deckhouse.io/v1alpha2"), &v3); err != nil {
+		t.Fatal(err)
+	}
+	patched := map[string]bool{}
+	for path, item := range v3.Paths {
+		if item.Patch == nil {
+			continue
+		}
+		kind := item.Patch.GVK["kind"]
+		if _, ours := resources[kind]; !ours {
+			continue
+		}
+		patched[kind] = true
+		found := false
+		for _, p := range item.Patch.Parameters {
+			found = found || p.Name == "fieldValidation"
+		}
+		if !found {
+			t.Errorf("PATCH %s is tagged %s but takes no fieldValidation", path, kind)
+		}
+	}
+	for kind := range resources {
+		if !patched[kind] {
+			t.Errorf("no PATCH operation for %s", kind)
+		}
+	}
+}

@@ -74,6 +74,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha2.USBAddress{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_USBAddress(ref),
 		v1alpha2.USBDeviceSpecRef{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_USBDeviceSpecRef(ref),
 		v1alpha2.USBDeviceStatusRef{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_USBDeviceStatusRef(ref),
+		v1alpha2.UploadOptions{}.OpenAPIModelName():                             schema_pkg_apis_virtualization_v1alpha2_UploadOptions(ref),
 		v1alpha2.UserDataRef{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_UserDataRef(ref),
 		v1alpha2.VMAffinity{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_VMAffinity(ref),
 		v1alpha2.VMBDAObjectRef{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_VMBDAObjectRef(ref),
@@ -2440,6 +2441,33 @@ func schema_pkg_apis_virtualization_v1alpha2_USBDeviceStatusRef(ref common.Refer
 		},
 		Dependencies: []string{
 			v1alpha2.USBAddress{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_virtualization_v1alpha2_UploadOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "UploadOptions is the kind of the upload subresources (virtualimages/upload, clustervirtualimages/upload, virtualdisks/upload). Their request body is the image's data, not an object: the kind names the subresource in discovery and OpenAPI, as PodExecOptions does for pods/exec. It must not be the parent's kind, or clients would read the subresource's PATCH as the parent's and conclude it lacks server-side field validation.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/virtplane/virtplane/pkg/apis/virtualization"
 )
 
 // Connecter is the part of a kind's upload subresource REST that is the same for every kind:
@@ -21,14 +23,13 @@ type Connecter struct {
 	// Target converts the kind's (internal) object.
 	Target func(runtime.Object) (Target, error)
 	Proxy  *Proxy
-	// NewObject returns an empty object of the kind the subresource belongs to (discovery).
-	NewObject func() runtime.Object
 }
 
 var _ rest.Connecter = &Connecter{}
 
-// New implements rest.Storage.
-func (c *Connecter) New() runtime.Object { return c.NewObject() }
+// New implements rest.Storage. The subresource's kind is UploadOptions, not its parent's:
+// see the type's comment.
+func (c *Connecter) New() runtime.Object { return &virtualization.UploadOptions{} }
 
 // Destroy implements rest.Storage; the main resource owns the storage.
 func (c *Connecter) Destroy() {}

@@ -34,6 +34,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(SchemeGroupVersion,
 		&ClusterVirtualImage{}, &ClusterVirtualImageList{},
 		&VirtualImage{}, &VirtualImageList{},
+		&UploadOptions{},
 		&VirtualDisk{}, &VirtualDiskList{},
 		&VirtualDiskSnapshot{}, &VirtualDiskSnapshotList{},
 		&VirtualMachine{}, &VirtualMachineList{},

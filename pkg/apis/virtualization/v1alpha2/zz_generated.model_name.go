@@ -265,6 +265,11 @@ func (in USBDeviceStatusRef) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in UploadOptions) OpenAPIModelName() string {
+	return "io.deckhouse.virtualization.v1alpha2.UploadOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in UserDataRef) OpenAPIModelName() string {
 	return "io.deckhouse.virtualization.v1alpha2.UserDataRef"
 }

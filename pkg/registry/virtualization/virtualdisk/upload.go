@@ -12,8 +12,7 @@ import (
 // NewUploadREST serves virtualdisks/upload: the disk's data, forwarded to its importer Pod.
 // Objects are read from main.
 func NewUploadREST(main *resource.REST, proxy *upload.Proxy) *upload.Connecter {
-	return &upload.Connecter{Getter: main, Target: uploadTarget, Proxy: proxy,
-		NewObject: func() runtime.Object { return &virtualization.VirtualDisk{} }}
+	return &upload.Connecter{Getter: main, Target: uploadTarget, Proxy: proxy}
 }
 
 func uploadTarget(obj runtime.Object) (upload.Target, error) {

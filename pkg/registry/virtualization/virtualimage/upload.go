@@ -12,8 +12,7 @@ import (
 // NewUploadREST serves virtualimages/upload: the image's data, forwarded to its importer Pod.
 // Objects are read from main.
 func NewUploadREST(main *resource.REST, proxy *upload.Proxy) *upload.Connecter {
-	return &upload.Connecter{Getter: main, Target: uploadTarget, Proxy: proxy,
-		NewObject: func() runtime.Object { return &virtualization.VirtualImage{} }}
+	return &upload.Connecter{Getter: main, Target: uploadTarget, Proxy: proxy}
 }
 
 func uploadTarget(obj runtime.Object) (upload.Target, error) {
