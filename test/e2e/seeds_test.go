@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -323,13 +322,6 @@ func TestSeedManifests(t *testing.T) {
 						existed = err == nil
 					}
 					out, err := kubectl(t, string(m.YAML), args...)
-					// "error validating data" is kubectl's client-side schema check, which it
-					// uses only while kube-apiserver cannot serve our OpenAPI (a 503 when
-					// fetching it from a loaded server): not the server's answer, so ask again.
-					for i := 0; i < 5 && err != nil && strings.Contains(out, "error validating data"); i++ {
-						time.Sleep(2 * time.Second)
-						out, err = kubectl(t, string(m.YAML), args...)
-					}
 
 					ex, isException := seedExceptions[key]
 					if !isException {
