@@ -2,11 +2,15 @@ package platform
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 
 	"github.com/virtplane/virtplane/pkg/dvcr"
 )
@@ -44,33 +48,34 @@ func TestQuickStartImageToDisk(t *testing.T) {
 	ns := namespace(t, "quickstart")
 	// Importer Pods meet the restricted Pod Security Standard, as a hardened cluster wants.
 	mustKubectl(t, "", "label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
-	mustKubectl(t, fill(httpImage, "NAME", "ubuntu", "NS", ns, "URL", fileURL("disk.qcow2")), "apply", "-f", "-")
-
-	// Watch the phases and progress a user would see with `kubectl get vi -w`.
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
+	// Watch the phases a user sees with `kubectl get vi -w`: a watch from the list's
+	// resourceVersion gets every status the controller writes, however fast it goes.
+	list, err := client.VirtualizationV1alpha2().VirtualImages(ns).List(ctx(t), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := client.VirtualizationV1alpha2().VirtualImages(ns).Watch(ctx(t), metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	phases := make(chan []string, 1)
 	go func() {
-		defer wg.Done()
-		for {
-			out, err := kubectl(t, "", "get", "vi", "ubuntu", "-n", ns, "--no-headers")
-			if err == nil {
-				mu.Lock()
-				seen[strings.Join(strings.Fields(out), " ")] = true
-				mu.Unlock()
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Millisecond):
+		var seen []string
+		for ev := range w.ResultChan() {
+			if vi, ok := ev.Object.(*v1alpha2.VirtualImage); ok && vi.Name == "ubuntu" {
+				if p := string(vi.Status.Phase); len(seen) == 0 || seen[len(seen)-1] != p {
+					seen = append(seen, p)
+				}
+				if vi.Status.Phase == v1alpha2.ImageReady {
+					break
+				}
 			}
 		}
+		phases <- seen
 	}()
+	mustKubectl(t, fill(httpImage, "NAME", "ubuntu", "NS", ns, "URL", fileURL("disk.qcow2")), "apply", "-f", "-")
 	st := waitVI(t, ns, "ubuntu", 3*time.Minute, "Ready")
-	close(stop)
-	wg.Wait()
 
 	if st.Format != "qcow2" || st.CDROM || st.Unpacked != strconv.Itoa(diskSize) || st.Progress != "100%" {
 		t.Errorf("ready image: format %q cdrom %v unpackedBytes %q progress %q, want qcow2 false %d 100%%",
@@ -94,16 +99,13 @@ func TestQuickStartImageToDisk(t *testing.T) {
 	if f := strings.Fields(strings.Split(out, "\n")[1]); len(f) < 4 || f[1] != "Ready" || f[2] != "false" || f[3] != "100%" {
 		t.Errorf("kubectl get vi:\n%s", out)
 	}
-	mu.Lock()
-	var provisioning bool
-	for row := range seen {
-		if strings.Contains(row, " Provisioning ") {
-			provisioning = true
+	select {
+	case seen := <-phases:
+		if !slices.Contains(seen, "Provisioning") {
+			t.Errorf("the watch never saw the image Provisioning; phases: %q", seen)
 		}
-	}
-	mu.Unlock()
-	if !provisioning {
-		t.Errorf("kubectl never showed the image Provisioning; rows seen: %v", seen)
+	case <-time.After(30 * time.Second):
+		t.Error("the watch did not see the image Ready")
 	}
 	wide := mustKubectl(t, "", "get", "vi", "ubuntu", "-n", ns, "-o", "wide")
 	if !strings.Contains(wide, "32Mi") || !strings.Contains(wide, st.Registry) {
