@@ -114,9 +114,18 @@ spec:
 		time.Sleep(250 * time.Millisecond)
 	}
 	mustKubectl(t, "", "delete", "vi", "used", "-n", ns, "--wait=false")
-	time.Sleep(3 * time.Second)
+	phase := ""
+	for deadline := time.Now().Add(30 * time.Second); phase != "Terminating" && time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		phase = jsonPath(t, "{.status.phase}", "get", "vi", "used", "-n", ns)
+	}
+	if phase != "Terminating" {
+		t.Fatalf("an image in use being deleted is %q, want Terminating", phase)
+	}
+	// It stays: the VM still uses it.
+	time.Sleep(2 * time.Second)
 	if phase := jsonPath(t, "{.status.phase}", "get", "vi", "used", "-n", ns); phase != "Terminating" {
-		t.Errorf("an image in use being deleted is %q, want Terminating", phase)
+		t.Errorf("an image in use went from Terminating to %q while its VM exists", phase)
 	}
 	mustKubectl(t, "", "delete", "vm", "linux-vm", "-n", ns)
 	mustKubectl(t, "", "wait", "--for=delete", "vi/used", "-n", ns, "--timeout=60s")
