@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 )
@@ -115,21 +116,33 @@ func (n *Node) register(ctx context.Context) error {
 
 // untaintReady removes the not-ready taint the NodeRestriction/TaintNodesByCondition
 // admission puts on a new Node. On a cluster the node lifecycle controller removes it once
-// the kubelet reports Ready; the local stack does not run that controller, so the node does
-// it. Only this system taint is touched: other taints and cordon are the user's.
+// the kubelet reports Ready; the node does it too so that it works where that controller
+// does not run. Both may try at once: a conflict re-reads the Node, and a taint already gone
+// is done. Only this system taint is touched: other taints and cordon are the user's.
 func (n *Node) untaintReady(ctx context.Context, node *corev1.Node) error {
-	var kept []corev1.Taint
-	for _, t := range node.Spec.Taints {
-		if t.Key != corev1.TaintNodeNotReady {
-			kept = append(kept, t)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var kept []corev1.Taint
+		for _, t := range node.Spec.Taints {
+			if t.Key != corev1.TaintNodeNotReady {
+				kept = append(kept, t)
+			}
 		}
-	}
-	if len(kept) == len(node.Spec.Taints) {
-		return nil
-	}
-	node = node.DeepCopy()
-	node.Spec.Taints = kept
-	if _, err := n.client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+		if len(kept) == len(node.Spec.Taints) {
+			return nil
+		}
+		updated := node.DeepCopy()
+		updated.Spec.Taints = kept
+		_, err := n.client.CoreV1().Nodes().Update(ctx, updated, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			fresh, getErr := n.client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+			if getErr != nil {
+				return getErr
+			}
+			node = fresh
+		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("removing the not-ready taint of node %s: %w", n.cfg.NodeName, err)
 	}
 	return nil
