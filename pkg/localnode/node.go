@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 )
 
@@ -66,6 +68,9 @@ type Node struct {
 	ips      *ipAllocator
 	pods     *podController
 }
+
+// registerBackoff bounds the attempts to register: about a minute in all.
+var registerBackoff = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 9}
 
 // New checks the configuration and prepares a node; Run starts it.
 func New(cfg Config, client kubernetes.Interface) (*Node, error) {
@@ -117,7 +122,17 @@ func (n *Node) Run(ctx context.Context) error {
 	defer broadcaster.Shutdown()
 	n.recorder = broadcaster.NewRecorder(scheme.Scheme, "local-node/"+n.cfg.NodeName)
 
-	if err := n.register(ctx); err != nil {
+	// Registration races with the control plane (the node lifecycle controller writes the
+	// same Node) and may meet a busy kube-apiserver: try again, as the kubelet does, rather
+	// than exit.
+	err := retry.OnError(registerBackoff, func(err error) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		logger.Info("Registering the node failed; trying again", "err", err)
+		return true
+	}, func() error { return n.register(ctx) })
+	if err != nil {
 		return err
 	}
 	logger.Info("Node registered", "podAddresses", fmt.Sprintf("127.%d.0.0/16", 10+n.cfg.PodIPIndex))
