@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -163,54 +164,42 @@ func newGCCommand(ctx context.Context) *cobra.Command {
 		Short: "Find or remove images whose ClusterVirtualImage, VirtualImage or VirtualDisk is gone",
 	}
 	o.addFlags(gc.PersistentFlags())
-	gc.AddCommand(&cobra.Command{
-		Use:   "check",
-		Short: "Print storage usage and the images eligible for cleanup; change nothing",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.complete(); err != nil {
-				return err
-			}
-			quietDistribution()
-			c, err := o.collector()
-			if err != nil {
-				return err
-			}
+	// step makes one gc command: act does the work and returns its report, printed with the
+	// storage usage after it.
+	step := func(use, short string, act func(*dvcr.Collector) (func(io.Writer, dvcr.DiskUsage) error, error)) *cobra.Command {
+		return &cobra.Command{
+			Use: use, Short: short, Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				if err := o.complete(); err != nil {
+					return err
+				}
+				quietDistribution()
+				c, err := o.collector()
+				if err != nil {
+					return err
+				}
+				report, err := act(c)
+				if err != nil {
+					return err
+				}
+				usage, err := dvcr.StorageUsage(o.storageDir)
+				if err != nil {
+					return err
+				}
+				return report(cmd.OutOrStdout(), usage)
+			},
+		}
+	}
+	gc.AddCommand(step("check", "Print storage usage and the images eligible for cleanup; change nothing",
+		func(c *dvcr.Collector) (func(io.Writer, dvcr.DiskUsage) error, error) {
 			plan, err := c.Check(ctx)
-			if err != nil {
-				return err
-			}
-			usage, err := dvcr.StorageUsage(o.storageDir)
-			if err != nil {
-				return err
-			}
-			return dvcr.WriteCheck(cmd.OutOrStdout(), plan, usage)
-		},
-	})
-	gc.AddCommand(&cobra.Command{
-		Use:   "run",
-		Short: "Make the registry read-only, remove the eligible images and unreferenced blobs, make it writable again",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.complete(); err != nil {
-				return err
-			}
-			quietDistribution()
-			c, err := o.collector()
-			if err != nil {
-				return err
-			}
+			return func(w io.Writer, u dvcr.DiskUsage) error { return dvcr.WriteCheck(w, plan, u) }, err
+		}))
+	gc.AddCommand(step("run", "Make the registry read-only, remove the eligible images and unreferenced blobs, make it writable again",
+		func(c *dvcr.Collector) (func(io.Writer, dvcr.DiskUsage) error, error) {
 			res, err := c.Run(ctx)
-			if err != nil {
-				return err
-			}
-			usage, err := dvcr.StorageUsage(o.storageDir)
-			if err != nil {
-				return err
-			}
-			return dvcr.WriteRun(cmd.OutOrStdout(), res, usage)
-		},
-	})
+			return func(w io.Writer, u dvcr.DiskUsage) error { return dvcr.WriteRun(w, res, u) }, err
+		}))
 	return gc
 }
 
