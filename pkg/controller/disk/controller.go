@@ -19,7 +19,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
 
 	virtv1 "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 	"github.com/virtplane/virtplane/pkg/controller/provisioning"
@@ -100,17 +99,17 @@ func New(virt versioned.Interface, kube kubernetes.Interface, inf Informers, set
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
-		{inf.VirtualDisks.Informer(), c.enqueueHandler(func(obj any) {
+		{inf.VirtualDisks.Informer(), provisioning.EnqueueHandler(func(obj any) {
 			if vd, ok := obj.(*virtv1.VirtualDisk); ok {
 				c.queue.Add(vd.Namespace + "/" + vd.Name)
 			}
 		})},
-		{inf.VirtualImages.Informer(), c.enqueueHandler(func(obj any) {
+		{inf.VirtualImages.Informer(), provisioning.EnqueueHandler(func(obj any) {
 			if vi, ok := obj.(*virtv1.VirtualImage); ok {
 				c.enqueueDependents(virtv1.VirtualDiskObjectRefKindVirtualImage, vi.Namespace, vi.Name)
 			}
 		})},
-		{inf.ClusterVirtualImages.Informer(), c.enqueueHandler(func(obj any) {
+		{inf.ClusterVirtualImages.Informer(), provisioning.EnqueueHandler(func(obj any) {
 			if cvi, ok := obj.(*virtv1.ClusterVirtualImage); ok {
 				c.enqueueDependents(virtv1.VirtualDiskObjectRefKindClusterVirtualImage, "", cvi.Name)
 			}
@@ -121,7 +120,7 @@ func New(virt versioned.Interface, kube kubernetes.Interface, inf Informers, set
 			DeleteFunc: c.enqueueVMDisks,
 		}},
 		{inf.Pods.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: add, UpdateFunc: func(_, n any) { update(n) }, DeleteFunc: del}},
-		{inf.PVCs.Informer(), c.enqueueHandler(func(obj any) {
+		{inf.PVCs.Informer(), provisioning.EnqueueHandler(func(obj any) {
 			if pvc, ok := obj.(*corev1.PersistentVolumeClaim); ok {
 				c.exp.ObservedCreate(provisioning.ObjKey("pvc", pvc.Namespace, pvc.Name))
 				if k := ownerKey(pvc.Labels, pvc.Annotations); k != "" {
@@ -146,26 +145,7 @@ func (c *Controller) Queue() workqueue.TypedRateLimitingInterface[string] { retu
 
 // Run waits for the caches, then works until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer c.queue.ShutDown()
-	logger := klog.FromContext(ctx).WithValues("controller", "disk")
-	ctx = klog.NewContext(ctx, logger)
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("disk controller: caches did not sync")
-	}
-	go c.poller.Run(ctx)
-	logger.Info("Starting workers", "workers", workers)
-	provisioning.RunWorkers(ctx, c.queue, workers, c.Sync)
-	return nil
-}
-
-func (c *Controller) enqueueHandler(f func(obj any)) cache.ResourceEventHandler {
-	unwrap := func(obj any) {
-		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = d.Obj
-		}
-		f(obj)
-	}
-	return cache.ResourceEventHandlerFuncs{AddFunc: unwrap, UpdateFunc: func(_, n any) { unwrap(n) }, DeleteFunc: unwrap}
+	return provisioning.Run(ctx, "disk", c.queue, c.synced, c.poller, workers, c.Sync)
 }
 
 // enqueueDependents enqueues disks waiting for (or made from) an image.

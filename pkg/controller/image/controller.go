@@ -18,7 +18,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
 
 	virtv1 "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 	"github.com/virtplane/virtplane/pkg/controller/provisioning"
@@ -119,25 +118,13 @@ func (c *Controller) Queue() workqueue.TypedRateLimitingInterface[string] { retu
 
 // Run waits for the caches, then works until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer c.queue.ShutDown()
-	logger := klog.FromContext(ctx).WithValues("controller", "image")
-	ctx = klog.NewContext(ctx, logger)
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("image controller: caches did not sync")
-	}
-	go c.poller.Run(ctx)
-	logger.Info("Starting workers", "workers", workers)
-	provisioning.RunWorkers(ctx, c.queue, workers, c.Sync)
-	return nil
+	return provisioning.Run(ctx, "image", c.queue, c.synced, c.poller, workers, c.Sync)
 }
 
 // objectHandler enqueues an image, and every image made from the changed object: an image
 // waiting for its source image or disk to become Ready learns about it here.
 func (c *Controller) objectHandler() cache.ResourceEventHandler {
-	enqueue := func(obj any) {
-		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = d.Obj
-		}
+	return provisioning.EnqueueHandler(func(obj any) {
 		switch o := obj.(type) {
 		case *virtv1.VirtualImage:
 			c.queue.Add(queueKey(dvcr.KindVI, o.Namespace, o.Name))
@@ -148,12 +135,7 @@ func (c *Controller) objectHandler() cache.ResourceEventHandler {
 		case *virtv1.VirtualDisk:
 			c.enqueueDependents("VirtualDisk", o.Namespace, o.Name)
 		}
-	}
-	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, n any) { enqueue(n) },
-		DeleteFunc: enqueue,
-	}
+	})
 }
 
 // enqueueDependents enqueues the images whose ObjectRef names the object.

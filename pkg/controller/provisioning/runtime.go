@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
@@ -76,6 +77,33 @@ type SyncFunc func(ctx context.Context, key string) (time.Duration, error)
 
 // RunWorkers drains the queue with n workers until ctx ends, then shuts the queue down and
 // waits for the workers.
+// Run is a controller's Run: it waits for the caches, starts the progress poller, then runs
+// n workers on the queue until ctx ends, and shuts the queue down.
+func Run(ctx context.Context, name string, queue workqueue.TypedRateLimitingInterface[string], synced []cache.InformerSynced, poller *Poller, n int, syncKey SyncFunc) error {
+	defer queue.ShutDown()
+	logger := klog.FromContext(ctx).WithValues("controller", name)
+	ctx = klog.NewContext(ctx, logger)
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return fmt.Errorf("%s controller: caches did not sync", name)
+	}
+	go poller.Run(ctx)
+	logger.Info("Starting workers", "workers", n)
+	RunWorkers(ctx, queue, n, syncKey)
+	return nil
+}
+
+// EnqueueHandler calls f with each added, updated or deleted object (the last state of a
+// deleted one the watch missed).
+func EnqueueHandler(f func(obj any)) cache.ResourceEventHandler {
+	unwrap := func(obj any) {
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		f(obj)
+	}
+	return cache.ResourceEventHandlerFuncs{AddFunc: unwrap, UpdateFunc: func(_, n any) { unwrap(n) }, DeleteFunc: unwrap}
+}
+
 func RunWorkers(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string], n int, syncKey SyncFunc) {
 	var wg sync.WaitGroup
 	for range n {
