@@ -401,3 +401,16 @@ func TestSnapshotSourceWaits(t *testing.T) {
 		t.Fatal("no Pod expected")
 	}
 }
+
+func TestPVCStorageNames(t *testing.T) {
+	for storage, want := range map[virtv1.StorageType]bool{
+		virtv1.StorageContainerRegistry:     false,
+		virtv1.StoragePersistentVolumeClaim: true,
+		virtv1.StorageKubernetes:            true, // the older name of the same storage
+	} {
+		img := &image{vi: &virtv1.VirtualImage{Spec: virtv1.VirtualImageSpec{Storage: storage}}}
+		if got := img.pvcStorage(); got != want {
+			t.Errorf("storage %s: on a PVC %v, want %v", storage, got, want)
+		}
+	}
+}
