@@ -3,6 +3,7 @@ package importer
 import (
 	"crypto/x509"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -160,5 +161,15 @@ func certPool(pemBundle []byte) (*x509.CertPool, error) {
 
 // String names the run for logs without leaking secrets.
 func (c Config) String() string {
-	return fmt.Sprintf("source=%s:%s dest=%s%s", c.SourceType, c.SourceURL, c.DestImage, c.DestPath)
+	return fmt.Sprintf("source=%s:%s dest=%s%s", c.SourceType, redactURL(c.SourceURL), c.DestImage, c.DestPath)
+}
+
+// redactURL hides the password of a URL with credentials (http://user:pass@host/...) before
+// it reaches the Pod's log.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -57,5 +58,12 @@ func TestDetectFormatRefusals(t *testing.T) {
 				t.Errorf("%+v %v, want reason %s", info, err, tc.reason)
 			}
 		})
+	}
+}
+
+func TestLogsHidePasswords(t *testing.T) {
+	cfg := Config{SourceType: SourceHTTP, SourceURL: "https://alice:s3cret@images.example.com/disk.qcow2"}
+	if s := cfg.String(); strings.Contains(s, "s3cret") || !strings.Contains(s, "alice") {
+		t.Errorf("the logged configuration is %q", s)
 	}
 }

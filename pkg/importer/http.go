@@ -87,7 +87,7 @@ func (s *httpSource) pause(cause error) error {
 		return newError(ReasonSourceError, true, "download %s failed after %d attempts: %v", s.url, s.failures, cause)
 	}
 	wait := s.backoff << (s.failures - 1)
-	log.Printf("download %s: %v; retrying in %s (attempt %d of %d)", s.url, cause, wait, s.failures+1, s.attempts)
+	log.Printf("download %s: %v; retrying in %s (attempt %d of %d)", redactURL(s.url), cause, wait, s.failures+1, s.attempts)
 	select {
 	case <-s.ctx.Done():
 		return fmt.Errorf("download %s: %w", s.url, s.ctx.Err())
