@@ -22,6 +22,7 @@ type httpSource struct {
 	ctx      context.Context
 	client   *http.Client
 	url      string
+	shown    string // url without its password, for messages and logs
 	attempts int
 	backoff  time.Duration
 
@@ -30,7 +31,6 @@ type httpSource struct {
 	total     int64  // entity size; -1 while unknown
 	validator string // ETag or Last-Modified, so a resumed range is of the same entity
 	failures  int    // consecutive failed attempts
-	lastErr   error
 }
 
 func newHTTPClient(caBundle []byte) (*http.Client, error) {
@@ -55,7 +55,7 @@ func openHTTP(ctx context.Context, cfg Config) (*httpSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &httpSource{ctx: ctx, client: client, url: cfg.SourceURL, attempts: cfg.HTTPAttempts, backoff: cfg.HTTPBackoff, total: -1}
+	s := &httpSource{ctx: ctx, client: client, url: cfg.SourceURL, shown: redactURL(cfg.SourceURL), attempts: cfg.HTTPAttempts, backoff: cfg.HTTPBackoff, total: -1}
 	if err := s.connect(); err != nil {
 		return nil, err
 	}
@@ -82,15 +82,14 @@ func (s *httpSource) connect() error {
 // pause counts a failure and sleeps before the next attempt, or gives up.
 func (s *httpSource) pause(cause error) error {
 	s.failures++
-	s.lastErr = cause
 	if s.failures >= s.attempts {
-		return newError(ReasonSourceError, true, "download %s failed after %d attempts: %v", s.url, s.failures, cause)
+		return newError(ReasonSourceError, true, "download %s failed after %d attempts: %v", s.shown, s.failures, cause)
 	}
 	wait := s.backoff << (s.failures - 1)
-	log.Printf("download %s: %v; retrying in %s (attempt %d of %d)", redactURL(s.url), cause, wait, s.failures+1, s.attempts)
+	log.Printf("download %s: %v; retrying in %s (attempt %d of %d)", s.shown, cause, wait, s.failures+1, s.attempts)
 	select {
 	case <-s.ctx.Done():
-		return fmt.Errorf("download %s: %w", s.url, s.ctx.Err())
+		return fmt.Errorf("download %s: %w", s.shown, s.ctx.Err())
 	case <-time.After(wait):
 		return nil
 	}
@@ -100,7 +99,7 @@ func (s *httpSource) pause(cause error) error {
 func (s *httpSource) request() error {
 	req, err := http.NewRequestWithContext(s.ctx, http.MethodGet, s.url, nil)
 	if err != nil {
-		return newError(ReasonConfiguration, false, "source URL %q: %v", s.url, err)
+		return newError(ReasonConfiguration, false, "source URL %q: %v", s.shown, err)
 	}
 	if s.offset > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", s.offset))
@@ -111,10 +110,10 @@ func (s *httpSource) request() error {
 	resp, err := s.client.Do(req)
 	if err != nil {
 		if s.ctx.Err() != nil {
-			return fmt.Errorf("download %s: %w", s.url, s.ctx.Err())
+			return fmt.Errorf("download %s: %w", s.shown, s.ctx.Err())
 		}
 		if isTLSOrURLError(err) {
-			return newError(ReasonSourceError, false, "download %s: %v", s.url, err)
+			return newError(ReasonSourceError, false, "download %s: %v", s.shown, err)
 		}
 		// Connection refused or reset, DNS, timeouts: worth another attempt.
 		return err
@@ -124,6 +123,10 @@ func (s *httpSource) request() error {
 		if s.offset == 0 {
 			s.total = resp.ContentLength
 			s.validator = validatorOf(resp)
+		} else if changed(s, resp) {
+			// If-Range answered with the whole entity: the file is not the one we started.
+			_ = resp.Body.Close()
+			return newError(ReasonSourceError, false, "download %s: the file changed on the server during the download; start again", s.shown)
 		} else if _, err := io.CopyN(io.Discard, resp.Body, s.offset); err != nil {
 			// The server ignored the range: skip what the caller already has.
 			_ = resp.Body.Close()
@@ -136,7 +139,7 @@ func (s *httpSource) request() error {
 		}
 	default:
 		_ = resp.Body.Close()
-		return statusError(s.url, resp)
+		return statusError(s.shown, resp)
 	}
 	s.body = resp.Body
 	return nil
@@ -158,6 +161,15 @@ func statusError(url string, resp *http.Response) error {
 func isTLSOrURLError(err error) bool {
 	var certErr *tls.CertificateVerificationError
 	return errors.As(err, &certErr) || strings.Contains(err.Error(), "unsupported protocol scheme")
+}
+
+// changed reports whether a full answer to a resumed request is of another entity than the
+// one the download started with (another validator or size).
+func changed(s *httpSource, resp *http.Response) bool {
+	if v := validatorOf(resp); s.validator != "" && v != s.validator {
+		return true
+	}
+	return s.total >= 0 && resp.ContentLength >= 0 && resp.ContentLength != s.total
 }
 
 func validatorOf(resp *http.Response) string {
@@ -204,7 +216,7 @@ func (s *httpSource) Read(p []byte) (int, error) {
 		case errors.Is(err, io.EOF):
 			err = fmt.Errorf("the body ended at byte %d of %d", s.offset, s.total)
 		case s.ctx.Err() != nil:
-			return n, fmt.Errorf("download %s: %w", s.url, s.ctx.Err())
+			return n, fmt.Errorf("download %s: %w", s.shown, s.ctx.Err())
 		}
 		// Interrupted: drop this body; the next Read resumes after a pause.
 		_ = s.body.Close()

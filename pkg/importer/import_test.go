@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/pem"
@@ -190,6 +191,38 @@ func TestImportHTTPRetries(t *testing.T) {
 	img, err := readStored(t, cfg.DestImage)
 	if err != nil || img.blobSHA256 != f.rawSHA256 {
 		t.Errorf("DVCR blob %s (%v), want %s", img.blobSHA256, err, f.rawSHA256)
+	}
+}
+
+// TestImportHTTPFileChangedWhileResuming: the file is replaced on the server between the cut
+// and the resumed request; the import must not glue the start of one to the rest of the other.
+func TestImportHTTPFileChangedWhileResuming(t *testing.T) {
+	f := getFixtures(t)
+	data := readFile(t, f.raw)
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) == 1 {
+			w.Header().Set("ETag", `"first"`)
+			w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(data[:len(data)/3])
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
+		// If-Range "first" does not match: the whole new file, as RFC 9110 says.
+		w.Header().Set("ETag", `"second"`)
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(bytes.Repeat([]byte{7}, len(data)))
+	}))
+	defer srv.Close()
+	cfg := testConfig(dvcrServer(t, nil))
+	cfg.SourceType, cfg.SourceURL = SourceHTTP, srv.URL+"/disk.raw"
+	expectFailure(t, runMode(t, ModeImport, cfg), ReasonSourceError, "changed")
+	if _, err := readStored(t, cfg.DestImage); err == nil {
+		t.Error("an image was stored from two different files")
 	}
 }
 
