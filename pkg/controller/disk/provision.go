@@ -127,7 +127,7 @@ func (c *Controller) imageSource(ctx context.Context, d *disk) (*fillSource, tim
 			return nil, 0, fmt.Errorf("get VirtualImage %s/%s: %w", d.ns(), ref.Name, err)
 		}
 		status, uid, repo = vi.Status, string(vi.UID), dvcr.Repository(dvcr.KindVI, vi.Namespace, vi.Name)
-		pvcStored = vi.Spec.Storage == virtv1.StoragePersistentVolumeClaim
+		pvcStored = provisioning.PVCStored(vi.Spec.Storage)
 		if vi.Status.Phase != virtv1.ImageReady {
 			c.waitSource(d, ImageNotReady, DatasourceIsNotReady, fmt.Sprintf("Waiting for the VirtualImage %s to be Ready.", ref.Name))
 			return nil, 0, nil

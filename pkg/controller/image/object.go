@@ -121,9 +121,8 @@ func (i *image) namespace() string { return i.meta().Namespace }
 func (i *image) uid() types.UID    { return i.meta().UID }
 func (i *image) generation() int64 { return i.meta().Generation }
 func (i *image) key() string       { return queueKey(i.prefix(), i.namespace(), i.name()) }
-// pvcStorage: "Kubernetes" is the older name of PersistentVolumeClaim storage, still accepted.
 func (i *image) pvcStorage() bool {
-	return i.vi != nil && (i.vi.Spec.Storage == virtv1.StoragePersistentVolumeClaim || i.vi.Spec.Storage == virtv1.StorageKubernetes)
+	return i.vi != nil && provisioning.PVCStored(i.vi.Spec.Storage)
 }
 func (i *image) repository() string { return dvcr.Repository(i.prefix(), i.namespace(), i.name()) }
 func (i *image) pvcName() string {

@@ -114,7 +114,7 @@ func (c *Controller) planObjectRef(img *image, p *plan) (*plan, *notReady, error
 			return nil, &notReady{reason: ImageNotReady, message: fmt.Sprintf("Waiting for the VirtualImage %s/%s to be Ready (now %s).", s.RefNS, s.RefName, phaseOr(string(src.Status.Phase)))}, nil
 		}
 		p.sourceUID = string(src.UID)
-		if src.Spec.Storage == virtv1.StoragePersistentVolumeClaim {
+		if provisioning.PVCStored(src.Spec.Storage) {
 			return c.planVolume(p, src.Namespace, src.Status.Target.PersistentVolumeClaim, ImageNotReady,
 				fmt.Sprintf("VirtualImage %s/%s", src.Namespace, src.Name))
 		}

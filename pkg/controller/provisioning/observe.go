@@ -54,6 +54,8 @@ var imageRefusedReasons = map[string]bool{
 var imagePullReasons = map[string]bool{
 	"ErrImagePull":     true,
 	"ImagePullBackOff": true,
+	// A Secret the Pod reads (a copied pull secret) is missing or unreadable.
+	"CreateContainerConfigError": true,
 }
 
 // Observe classifies a Pod. startTimeout bounds how long a Pod may stay unschedulable or

@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
+
+	virtv1 "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 )
 
 // Storage class annotations that tell the controller what the class supports, most
@@ -160,4 +162,10 @@ func BuildPVC(r PVCRequest) *corev1.PersistentVolumeClaim {
 // IsBlock reports whether a PVC is a raw block volume.
 func IsBlock(pvc *corev1.PersistentVolumeClaim) bool {
 	return pvc.Spec.VolumeMode != nil && *pvc.Spec.VolumeMode == corev1.PersistentVolumeBlock
+}
+
+// PVCStored reports whether a VirtualImage keeps its data on a PVC rather than in DVCR;
+// "Kubernetes" is the older name of PersistentVolumeClaim storage, still accepted.
+func PVCStored(storage virtv1.StorageType) bool {
+	return storage == virtv1.StoragePersistentVolumeClaim || storage == virtv1.StorageKubernetes
 }
