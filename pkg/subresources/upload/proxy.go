@@ -22,8 +22,8 @@ var forwardedRequestHeaders = canonical(
 	"Content-Type",
 	"Accept",
 	"User-Agent",
-	// tus 1.0 core, creation, checksum and concatenation, and the override tus clients use
-	// behind proxies that only pass GET and POST.
+	// tus 1.0 core, creation, checksum and concatenation. Not X-HTTP-Method-Override: the
+	// importer would act on it as another method than the one RBAC authorized.
 	"Tus-Resumable",
 	"Upload-Offset",
 	"Upload-Length",
@@ -31,7 +31,6 @@ var forwardedRequestHeaders = canonical(
 	"Upload-Metadata",
 	"Upload-Checksum",
 	"Upload-Concat",
-	"X-HTTP-Method-Override",
 )
 
 func canonical(keys ...string) []string {

@@ -16,8 +16,9 @@ import (
 )
 
 // Methods are the HTTP methods the upload subresource takes: a whole body (POST, PUT) and the
-// tus requests (POST create, HEAD offset, PATCH append, OPTIONS discovery).
-var Methods = []string{"POST", "PUT", "PATCH", "HEAD", "OPTIONS"}
+// tus requests (POST create, HEAD offset, PATCH append). Not OPTIONS: RBAC has no verb for it,
+// and tus clients do not need discovery here.
+var Methods = []string{"POST", "PUT", "PATCH", "HEAD"}
 
 // Phases in which an object takes an upload. Images and disks spell them alike: before the
 // first byte the controller reports WaitForUserUpload, while the importer receives, Provisioning
