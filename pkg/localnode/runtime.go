@@ -107,6 +107,9 @@ func (r *ProcessRuntime) Start(_ context.Context, spec ContainerSpec) (string, e
 	r.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
+		// As in a container, whose PID 1 exiting ends the rest: no child outlives the
+		// program in its process group (the group's ID is not reused while members live).
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		logFile.Close()
 		code := 0
 		var exit *exec.ExitError
