@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
 
 	virtv1 "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 	"github.com/virtplane/virtplane/pkg/controller/provisioning"
@@ -454,9 +455,14 @@ func (c *Controller) handleEnded(ctx context.Context, d *disk, obs provisioning.
 		pod, res := obs.Pod, obs.Result
 		c.poller.Stop(pod.UID)
 		if res.Retryable && c.retries.Get(pod.Name) < c.settings.MaxRetries {
+			// The failed Pod goes first; an attempt counts only once it is gone, or the next
+			// sync would count the same failure again.
+			if err := c.pods.Delete(ctx, pod); err != nil {
+				klog.FromContext(ctx).Error(err, "Deleting a failed importer Pod", "pod", klog.KObj(pod))
+				return 5 * time.Second
+			}
 			n := c.retries.Add(pod.Name, c.settings.Now())
 			c.recorder.Eventf(d.vd, corev1.EventTypeWarning, EventProvisioningRetried, "Attempt %d of %d failed: %s Retrying in %s.", n, c.settings.MaxRetries+1, res.Error, provisioning.Backoff(n))
-			_ = c.pods.Delete(ctx, pod)
 			d.st.Phase = virtv1.DiskProvisioning
 			c.setReady(d, metav1.ConditionFalse, Provisioning, fmt.Sprintf("Attempt %d failed (%s); retrying.", n, res.Error))
 			return provisioning.Backoff(n)

@@ -343,12 +343,13 @@ func (c *Controller) importBand(img *image) float64 {
 func (c *Controller) failed(ctx context.Context, img *image, pod *corev1.Pod, res *importer.Result) (time.Duration, error) {
 	c.poller.Stop(pod.UID)
 	if res.Retryable && c.retries.Get(pod.Name) < c.settings.MaxRetries {
-		n := c.retries.Add(pod.Name, c.settings.Now())
-		c.recorder.Eventf(img.object(), corev1.EventTypeWarning, EventProvisioningRetried,
-			"Attempt %d of %d failed: %s Retrying in %s.", n, c.settings.MaxRetries+1, res.Error, provisioning.Backoff(n))
+		// The failed Pod goes first; an attempt counts only once it is gone.
 		if err := c.deletePod(ctx, pod); err != nil {
 			return 0, err
 		}
+		n := c.retries.Add(pod.Name, c.settings.Now())
+		c.recorder.Eventf(img.object(), corev1.EventTypeWarning, EventProvisioningRetried,
+			"Attempt %d of %d failed: %s Retrying in %s.", n, c.settings.MaxRetries+1, res.Error, provisioning.Backoff(n))
 		img.status.Phase = virtv1.ImageProvisioning
 		c.setReady(img, metav1.ConditionFalse, Provisioning, fmt.Sprintf("Attempt %d failed (%s); retrying.", n, res.Error))
 		return provisioning.Backoff(n), nil
