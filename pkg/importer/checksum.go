@@ -66,20 +66,3 @@ func (c *checksummer) verify() error {
 	}
 	return nil
 }
-
-// verifyingReader verifies the checksums when r ends, so a mismatch comes out of the stream
-// as its final error and nothing downstream (a blob upload) can commit the data.
-type verifyingReader struct {
-	r io.Reader
-	c *checksummer
-}
-
-func (v *verifyingReader) Read(p []byte) (int, error) {
-	n, err := v.r.Read(p)
-	if err == io.EOF {
-		if verr := v.c.verify(); verr != nil {
-			return n, verr
-		}
-	}
-	return n, err
-}

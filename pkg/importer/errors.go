@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 )
 
 // Reasons in Result.Reason. The controller copies them into conditions, so they are part of
@@ -77,35 +76,4 @@ func failureResult(err error) Result {
 		r.Retryable = true
 	}
 	return r
-}
-
-// firstError keeps the first error reported by any stage of a pipeline. Stages that see
-// only a symptom (a closed pipe, a failed HTTP request) report later than the stage that
-// saw the cause, so the first error is the one worth showing to the user.
-type firstError struct {
-	mu  sync.Mutex
-	err error
-}
-
-// set records err if it is the first and returns it unchanged.
-func (f *firstError) set(err error) error {
-	if err == nil {
-		return nil
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err == nil {
-		f.err = err
-	}
-	return err
-}
-
-// get returns the recorded error or fallback.
-func (f *firstError) get(fallback error) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return f.err
-	}
-	return fallback
 }

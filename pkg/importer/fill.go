@@ -106,9 +106,9 @@ func writeRaw(ctx context.Context, r io.Reader, dest *os.File, destSize int64, r
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
 			if off+int64(n) > destSize {
-				// Drain to report the full size the disk needed, without writing it.
-				rest, _ := io.Copy(io.Discard, r)
-				return targetTooSmall(off+int64(n)+rest, destSize)
+				// Stop here: reading the rest only to name the exact size could mean
+				// downloading gigabytes for an error message.
+				return newError(ReasonTargetTooSmall, false, "the disk needs more than the %d bytes of the volume: make the volume larger", destSize)
 			}
 			if !regular || !isZero(buf[:n]) {
 				if _, werr := dest.WriteAt(buf[:n], off); werr != nil {

@@ -46,7 +46,7 @@ func newDVCRClient(cfg Config) (*registryClient, error) {
 	case cfg.DVCRToken != "":
 		c.auth = authn.FromConfig(authn.AuthConfig{RegistryToken: cfg.DVCRToken})
 	case len(strings.TrimSpace(string(cfg.DVCRDockerJSON))) > 0:
-		if c.keychain, err = keychainFromDockerConfig(cfg.DVCRDockerJSON); err != nil {
+		if c.keychain, err = keychainFromDockerConfig(EnvDVCRDockerConfig, cfg.DVCRDockerJSON); err != nil {
 			return nil, err
 		}
 		c.auth = nil
@@ -65,7 +65,7 @@ func newSourceRegistryClient(cfg Config) (*registryClient, error) {
 	}
 	c := &registryClient{rt: rt, auth: authn.Anonymous}
 	if len(strings.TrimSpace(string(cfg.SourceDockerJSON))) > 0 {
-		kc, err := keychainFromDockerConfig(cfg.SourceDockerJSON)
+		kc, err := keychainFromDockerConfig(EnvSourceDockerConfig, cfg.SourceDockerJSON)
 		if err != nil {
 			return nil, err
 		}
@@ -115,12 +115,12 @@ type dockerConfigEntry struct {
 	RegistryToken string `json:"registrytoken"`
 }
 
-func keychainFromDockerConfig(doc []byte) (authn.Keychain, error) {
+func keychainFromDockerConfig(env string, doc []byte) (authn.Keychain, error) {
 	var cfg struct {
 		Auths map[string]dockerConfigEntry `json:"auths"`
 	}
 	if err := json.Unmarshal(doc, &cfg); err != nil {
-		return nil, newError(ReasonConfiguration, false, "parse %s: %v", EnvSourceDockerConfig, err)
+		return nil, newError(ReasonConfiguration, false, "parse %s: %v", env, err)
 	}
 	kc := dockerConfigKeychain{}
 	for key, e := range cfg.Auths {
@@ -128,11 +128,11 @@ func keychainFromDockerConfig(doc []byte) (authn.Keychain, error) {
 		if e.Auth != "" {
 			raw, err := base64.StdEncoding.DecodeString(e.Auth)
 			if err != nil {
-				return nil, newError(ReasonConfiguration, false, "parse %s: auth of %s is not base64: %v", EnvSourceDockerConfig, key, err)
+				return nil, newError(ReasonConfiguration, false, "parse %s: auth of %s is not base64: %v", env, key, err)
 			}
 			user, pass, ok := strings.Cut(string(raw), ":")
 			if !ok {
-				return nil, newError(ReasonConfiguration, false, "parse %s: auth of %s is not user:password", EnvSourceDockerConfig, key)
+				return nil, newError(ReasonConfiguration, false, "parse %s: auth of %s is not user:password", env, key)
 			}
 			ac.Username, ac.Password = user, pass
 		}
