@@ -52,7 +52,7 @@ type Controller struct {
 	cviLister virtlisters.ClusterVirtualImageLister
 	vdLister  virtlisters.VirtualDiskLister
 	vmIndexer cache.Indexer
-	podLister corelisters.PodLister
+	pods      provisioning.Pods
 	pvcLister corelisters.PersistentVolumeClaimLister
 	secLister corelisters.SecretLister
 	scLister  storagelisters.StorageClassLister
@@ -75,7 +75,6 @@ func New(virt versioned.Interface, kube kubernetes.Interface, inf Informers, set
 		cviLister: inf.ClusterVirtualImages.Lister(),
 		vdLister:  inf.VirtualDisks.Lister(),
 		vmIndexer: inf.VirtualMachines.Informer().GetIndexer(),
-		podLister: inf.Pods.Lister(),
 		pvcLister: inf.PVCs.Lister(),
 		secLister: inf.Secrets.Lister(),
 		scLister:  inf.StorageClasses.Lister(),
@@ -85,6 +84,11 @@ func New(virt versioned.Interface, kube kubernetes.Interface, inf Informers, set
 		retries: provisioning.NewRetries(),
 	}
 	c.poller = provisioning.NewPoller(time.Second, c.queue.Add)
+	c.pods = provisioning.Pods{Kube: kube, Lister: inf.Pods.Lister(), Exp: c.exp, Poller: c.poller}
+	podAdd, podUpdate, podDelete := provisioning.PodEvents(c.exp, c.poller, func(p *corev1.Pod) string {
+		k, _ := ownerKey(p)
+		return k
+	}, c.queue.Add)
 	c.synced = []cache.InformerSynced{
 		inf.VirtualImages.Informer().HasSynced, inf.ClusterVirtualImages.Informer().HasSynced,
 		inf.VirtualDisks.Informer().HasSynced, inf.VirtualMachines.Informer().HasSynced,
@@ -99,7 +103,7 @@ func New(virt versioned.Interface, kube kubernetes.Interface, inf Informers, set
 		{inf.ClusterVirtualImages.Informer(), c.objectHandler()},
 		{inf.VirtualDisks.Informer(), c.objectHandler()},
 		{inf.VirtualMachines.Informer(), c.vmHandler()},
-		{inf.Pods.Informer(), c.podHandler()},
+		{inf.Pods.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: podAdd, UpdateFunc: func(_, n any) { podUpdate(n) }, DeleteFunc: podDelete}},
 		{inf.PVCs.Informer(), c.pvcHandler()},
 	}
 	for _, h := range handlers {
@@ -211,44 +215,13 @@ func ownerKey(obj any) (string, bool) {
 	return prefix + "/" + k, true
 }
 
-func (c *Controller) podHandler() cache.ResourceEventHandler {
-	return cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) {
-			pod := obj.(*corev1.Pod)
-			c.exp.ObservedCreate(objKey("pod", pod.Namespace, pod.Name))
-			if k, ok := ownerKey(pod); ok {
-				c.queue.Add(k)
-			}
-		},
-		UpdateFunc: func(_, n any) {
-			if k, ok := ownerKey(n); ok {
-				c.queue.Add(k)
-			}
-		},
-		DeleteFunc: func(obj any) {
-			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = d.Obj
-			}
-			pod, ok := obj.(*corev1.Pod)
-			if !ok {
-				return
-			}
-			c.exp.ObservedDelete(pod.UID)
-			c.poller.Stop(pod.UID)
-			if k, ok := ownerKey(pod); ok {
-				c.queue.Add(k)
-			}
-		},
-	}
-}
-
 func (c *Controller) pvcHandler() cache.ResourceEventHandler {
 	enqueue := func(obj any) {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = d.Obj
 		}
 		if pvc, ok := obj.(*corev1.PersistentVolumeClaim); ok {
-			c.exp.ObservedCreate(objKey("pvc", pvc.Namespace, pvc.Name))
+			c.exp.ObservedCreate(provisioning.ObjKey("pvc", pvc.Namespace, pvc.Name))
 		}
 		if k, ok := ownerKey(obj); ok {
 			c.queue.Add(k)
@@ -260,5 +233,3 @@ func (c *Controller) pvcHandler() cache.ResourceEventHandler {
 		DeleteFunc: enqueue,
 	}
 }
-
-func objKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }

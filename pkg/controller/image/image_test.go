@@ -122,13 +122,13 @@ func (e *env) refresh() {
 	o = nil
 	for i := range pods.Items {
 		o = append(o, &pods.Items[i])
-		e.c.exp.ObservedCreate(objKey("pod", pods.Items[i].Namespace, pods.Items[i].Name))
+		e.c.exp.ObservedCreate(provisioning.ObjKey("pod", pods.Items[i].Namespace, pods.Items[i].Name))
 	}
 	fill(e.inf.Pods.Informer(), o)
 	o = nil
 	for i := range pvcs.Items {
 		o = append(o, &pvcs.Items[i])
-		e.c.exp.ObservedCreate(objKey("pvc", pvcs.Items[i].Namespace, pvcs.Items[i].Name))
+		e.c.exp.ObservedCreate(provisioning.ObjKey("pvc", pvcs.Items[i].Namespace, pvcs.Items[i].Name))
 	}
 	fill(e.inf.PVCs.Informer(), o)
 	o = nil

@@ -155,7 +155,7 @@ func (c *Controller) provision(ctx context.Context, img *image) (time.Duration, 
 	if img.pvcStorage() {
 		band = importBand
 	}
-	pod, err := c.pod(p.namespace, podName)
+	pod, err := c.pods.Get(p.namespace, podName)
 	if err != nil {
 		return 0, err
 	}
@@ -220,7 +220,7 @@ func (c *Controller) startImport(ctx context.Context, img *image, step, podName 
 func (c *Controller) createPod(ctx context.Context, img *image, step string, req provisioning.PodRequest, access []dvcr.Access, pullSecret *corev1.Secret) (time.Duration, error) {
 	st := &img.status
 	st.Phase = virtv1.ImageProvisioning
-	ek := objKey("pod", req.Namespace, req.Name)
+	ek := provisioning.ObjKey("pod", req.Namespace, req.Name)
 	if c.exp.CreatePending(ek) {
 		c.setReady(img, metav1.ConditionFalse, Provisioning, fmt.Sprintf("Waiting for the importer Pod %s to start.", req.Name))
 		return 0, nil
@@ -344,7 +344,7 @@ func (c *Controller) failed(ctx context.Context, img *image, pod *corev1.Pod, re
 	c.poller.Stop(pod.UID)
 	if res.Retryable && c.retries.Get(pod.Name) < c.settings.MaxRetries {
 		// The failed Pod goes first; an attempt counts only once it is gone.
-		if err := c.deletePod(ctx, pod); err != nil {
+		if err := c.pods.Delete(ctx, pod); err != nil {
 			return 0, err
 		}
 		n := c.retries.Add(pod.Name, c.settings.Now())
@@ -424,14 +424,14 @@ func (c *Controller) fill(ctx context.Context, img *image, sc *storagev1.Storage
 	pvc, err := c.pvcLister.PersistentVolumeClaims(img.namespace()).Get(pvcName)
 	switch {
 	case apierrors.IsNotFound(err):
-		if !c.exp.CreatePending(objKey("pvc", img.namespace(), pvcName)) {
+		if !c.exp.CreatePending(provisioning.ObjKey("pvc", img.namespace(), pvcName)) {
 			pvc = provisioning.BuildPVC(provisioning.PVCRequest{
 				Name: pvcName, Namespace: img.namespace(), Owner: img.ownerRef(),
 				Labels:       provisioning.OwnerLabels(img.kind(), img.name(), img.uid(), img.generation(), provisioning.StepFill),
 				StorageClass: sc.Name, Settings: settings, Size: *resource.NewQuantity(size, resource.BinarySI),
 			})
 			pvc.Annotations = map[string]string{provisioning.OwnerKeyAnnotation: img.namespace() + "/" + img.name()}
-			err := c.exp.Create(objKey("pvc", img.namespace(), pvcName), func() error {
+			err := c.exp.Create(provisioning.ObjKey("pvc", img.namespace(), pvcName), func() error {
 				_, err := c.kube.CoreV1().PersistentVolumeClaims(img.namespace()).Create(ctx, pvc, metav1.CreateOptions{})
 				return err
 			})
@@ -448,7 +448,7 @@ func (c *Controller) fill(ctx context.Context, img *image, sc *storagev1.Storage
 		}
 	}
 	podName := img.podName(provisioning.StepFill)
-	pod, err := c.pod(img.namespace(), podName)
+	pod, err := c.pods.Get(img.namespace(), podName)
 	if err != nil {
 		return 0, err
 	}
