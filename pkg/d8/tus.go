@@ -45,6 +45,9 @@ type serverError struct {
 
 func (e *serverError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.msg, e.code) }
 
+// minChunk is the smallest chunk a slow link falls back to.
+const minChunk = 256 << 10
+
 // upload sends size bytes of f.
 func (c *tusClient) upload(ctx context.Context, f io.ReaderAt, size int64) error {
 	// An object takes one upload. If one was started (by an earlier run that was killed, or
@@ -85,6 +88,12 @@ func (c *tusClient) upload(ctx context.Context, f io.ReaderAt, size int64) error
 				return fmt.Errorf("giving up after %d failed attempts at offset %d: %w", c.retries, offset, err)
 			}
 			c.logf("upload interrupted at %d bytes (%v); resuming", offset, err)
+			// A chunk that cannot cross the link within a request's time never will:
+			// send smaller ones (each request has a fixed timeout, and kube-apiserver cuts
+			// requests at 60 s).
+			if errors.Is(err, context.DeadlineExceeded) && c.chunk > minChunk {
+				c.chunk = max(c.chunk/2, minChunk)
+			}
 			if err := sleep(ctx, c.wait(failures)); err != nil {
 				return err
 			}

@@ -7,11 +7,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,5 +228,54 @@ func TestKubectlPassesArgumentsAndExitCode(t *testing.T) {
 	}
 	if out.String() != "args: get vi -n ns --help\n" || errOut.String() != "oops\n" {
 		t.Fatalf("out %q, errOut %q", out.String(), errOut.String())
+	}
+}
+
+// A link too slow for a whole chunk within a request's timeout: the client halves the chunk
+// until it gets through, instead of resending the same chunk until it gives up.
+func TestTusClientShrinksChunksOnASlowLink(t *testing.T) {
+	data := bytes.Repeat([]byte("slow"), 1<<18) // 1 MiB
+	var mu sync.Mutex
+	var got []byte
+	created := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Tus-Resumable", "1.0.0")
+		switch r.Method {
+		case http.MethodHead:
+			if !created {
+				w.WriteHeader(http.StatusNotFound)
+				return
+			}
+			w.Header().Set("Upload-Offset", strconv.Itoa(len(got)))
+		case http.MethodPost:
+			created = true
+			w.WriteHeader(http.StatusCreated)
+		case http.MethodPatch:
+			if r.ContentLength > minChunk {
+				mu.Unlock()
+				time.Sleep(300 * time.Millisecond) // longer than the client waits
+				mu.Lock()
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			body, _ := io.ReadAll(r.Body)
+			got = append(got, body...)
+			w.Header().Set("Upload-Offset", strconv.Itoa(len(got)))
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	defer srv.Close()
+	c := &tusClient{http: srv.Client(), url: srv.URL + "/upload", chunk: 1 << 20, retries: 10,
+		backoff: time.Millisecond, maxBackoff: 5 * time.Millisecond, requestTimeout: 100 * time.Millisecond,
+		progress: func(int64) {}, logf: func(string, ...any) {}}
+	if err := c.upload(context.Background(), bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatalf("upload over a slow link: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !bytes.Equal(got, data) || c.chunk != minChunk {
+		t.Errorf("received %d of %d bytes, chunk now %d", len(got), len(data), c.chunk)
 	}
 }
