@@ -20,9 +20,9 @@ func testBin(t *testing.T) string {
 
 func TestProgramName(t *testing.T) {
 	for image, want := range map[string]string{
-		"virtplane/virtualization-importer:dev":                                 "virtualization-importer",
-		"registry.example.com:5000/x/virtualization-importer@sha256:0123abcd":   "virtualization-importer",
-		"registry.example.com:5000/x/virtualization-importer:v1@sha256:0123abc": "virtualization-importer",
+		"virtplane/virtualization-importer:dev": "virtualization-importer",
+		"registry.example.com:5000/x/virtualization-importer@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa":    "virtualization-importer",
+		"registry.example.com:5000/x/virtualization-importer:v1@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": "virtualization-importer",
 		"dvcr":       "dvcr",
 		"nginx:1.27": "nginx",
 	} {
@@ -37,7 +37,7 @@ func TestResolveProgramRefusesOtherImages(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bin, "notes.txt"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := resolveProgram(bin, "registry.example.com/x/virtualization-importer@sha256:abc"); err != nil || p != filepath.Join(bin, "virtualization-importer") {
+	if p, err := resolveProgram(bin, "registry.example.com/x/virtualization-importer@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"); err != nil || p != filepath.Join(bin, "virtualization-importer") {
 		t.Fatalf("resolveProgram = %q, %v", p, err)
 	}
 	for _, image := range []string{"nginx", "docker.io/library/nginx:latest", "x/notes.txt", "x/..", ""} {

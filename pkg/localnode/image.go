@@ -2,10 +2,13 @@ package localnode
 
 import (
 	"fmt"
+
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/distribution/reference"
 )
 
 // ReasonImageNotRunnable is the waiting reason of a container whose image the local node
@@ -14,18 +17,13 @@ const ReasonImageNotRunnable = "ImageNotRunnableOnLocalNode"
 
 // ProgramName returns the program an image names: the last path element of its repository,
 // without tag or digest ("registry.example.com:5000/x/virtualization-importer@sha256:..." →
-// "virtualization-importer").
+// "virtualization-importer"); "" for a malformed reference.
 func ProgramName(image string) string {
-	ref := image
-	if i := strings.Index(ref, "@"); i >= 0 {
-		ref = ref[:i]
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return ""
 	}
-	name := path.Base(ref)
-	// A colon in the last element is the tag; a registry port lives in an earlier element.
-	if i := strings.Index(name, ":"); i >= 0 {
-		name = name[:i]
-	}
-	return name
+	return path.Base(reference.Path(named))
 }
 
 // resolveProgram returns the executable in binDir that image names, or an error whose text
