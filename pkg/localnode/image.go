@@ -2,7 +2,6 @@ package localnode
 
 import (
 	"fmt"
-
 	"os"
 	"path"
 	"path/filepath"
