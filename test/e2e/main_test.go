@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 
 	"github.com/virtplane/virtplane/internal/localstack"
 	"github.com/virtplane/virtplane/pkg/generated/clientset/versioned"
+	"github.com/virtplane/virtplane/test/e2e/e2eutil"
 )
 
 var (
@@ -90,53 +90,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// printLogs shows the end of each program's log when something failed.
-func printLogs(dir string) {
-	logs, _ := filepath.Glob(filepath.Join(dir, "logs", "*.log"))
-	for _, l := range logs {
-		data, _ := os.ReadFile(l)
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		if len(lines) > 20 {
-			lines = lines[len(lines)-20:]
-		}
-		fmt.Printf("--- %s (last lines)\n%s\n", filepath.Base(l), strings.Join(lines, "\n"))
-	}
-}
+func printLogs(dir string) { e2eutil.PrintLogs(dir, 20) }
 
-// kubectl runs the real kubectl as admin (or as another user with "--as", ...) and returns
-// its combined output.
 func kubectl(t *testing.T, stdin string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var in *strings.Reader
-	if stdin != "" {
-		in = strings.NewReader(stdin)
-	}
-	var out []byte
-	var err error
-	if in != nil {
-		out, err = stack.Kubectl(ctx, in, args...)
-	} else {
-		out, err = stack.Kubectl(ctx, nil, args...)
-	}
-	return string(out), err
+	return e2eutil.Kubectl(t, stack, stdin, args...)
 }
 
-// mustKubectl is kubectl that fails the test on error.
 func mustKubectl(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	out, err := kubectl(t, stdin, args...)
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
+	return e2eutil.MustKubectl(t, stack, stdin, args...)
 }
 
-// namespace creates a namespace for one test and deletes it afterwards.
-func namespace(t *testing.T, name string) string {
-	t.Helper()
-	mustKubectl(t, "", "create", "namespace", name)
-	t.Cleanup(func() { _, _ = kubectl(t, "", "delete", "namespace", name, "--wait=false") })
-	return name
-}
+func namespace(t *testing.T, name string) string { return e2eutil.Namespace(t, stack, name) }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/virtplane/virtplane/internal/localstack"
 	"github.com/virtplane/virtplane/pkg/generated/clientset/versioned"
+	"github.com/virtplane/virtplane/test/e2e/e2eutil"
 )
 
 var (
@@ -99,7 +100,7 @@ func run(m *testing.M) int {
 	cancel()
 	if err != nil {
 		fmt.Println("platform e2e: starting the stack:", err)
-		printLogs()
+		printLogs(stackDir)
 		return 1
 	}
 	defer stack.Stop()
@@ -117,57 +118,12 @@ func run(m *testing.M) int {
 	}
 	code := m.Run()
 	if code != 0 {
-		printLogs()
+		printLogs(stackDir)
 	}
 	return code
 }
 
-// printLogs shows the end of each program's log when something failed.
-func printLogs() {
-	logs, _ := filepath.Glob(filepath.Join(stackDir, "logs", "*.log"))
-	for _, l := range logs {
-		data, _ := os.ReadFile(l)
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		if len(lines) > 30 {
-			lines = lines[len(lines)-30:]
-		}
-		fmt.Printf("--- %s (last lines)\n%s\n", filepath.Base(l), strings.Join(lines, "\n"))
-	}
-}
-
 func fileURL(name string) string { return files.URL + "/" + name }
-
-// kubectl runs the real kubectl as admin and returns its combined output.
-func kubectl(t *testing.T, stdin string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var out []byte
-	var err error
-	if stdin != "" {
-		out, err = stack.Kubectl(ctx, strings.NewReader(stdin), args...)
-	} else {
-		out, err = stack.Kubectl(ctx, nil, args...)
-	}
-	return string(out), err
-}
-
-func mustKubectl(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	out, err := kubectl(t, stdin, args...)
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-// namespace creates a namespace for one test and deletes it afterwards.
-func namespace(t *testing.T, name string) string {
-	t.Helper()
-	mustKubectl(t, "", "create", "namespace", name)
-	t.Cleanup(func() { _, _ = kubectl(t, "", "delete", "namespace", name, "--wait=false") })
-	return name
-}
 
 // fill replaces the placeholders of a manifest.
 func fill(manifest string, kv ...string) string {
@@ -176,3 +132,15 @@ func fill(manifest string, kv ...string) string {
 
 // notFoundHandler answers 404 for everything: a source that does not exist.
 var notFoundHandler = http.NotFoundHandler()
+
+func printLogs(dir string) { e2eutil.PrintLogs(dir, 30) }
+
+func kubectl(t *testing.T, stdin string, args ...string) (string, error) {
+	return e2eutil.Kubectl(t, stack, stdin, args...)
+}
+
+func mustKubectl(t *testing.T, stdin string, args ...string) string {
+	return e2eutil.MustKubectl(t, stack, stdin, args...)
+}
+
+func namespace(t *testing.T, name string) string { return e2eutil.Namespace(t, stack, name) }
