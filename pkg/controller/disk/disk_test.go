@@ -2,6 +2,7 @@ package disk
 
 import (
 	"context"
+	"k8s.io/utils/ptr"
 	"testing"
 	"time"
 
@@ -266,5 +267,38 @@ func TestFillFromImage(t *testing.T) {
 	}
 	if got := e.vd(); got.Status.SourceUID != "u1" || got.Status.Phase != virtv1.DiskProvisioning {
 		t.Fatalf("status %+v", got.Status)
+	}
+}
+
+// A spec change before Ready starts over: the PVC made for the older spec (smaller here)
+// goes, and the new one has the new size.
+func TestSpecChangeBeforeReadyReplacesThePVC(t *testing.T) {
+	vd := blank("100Mi")
+	e := newEnv(t, vd, class("local", true, nil))
+	e.sync()
+	e.sync()
+	if pvcs := e.pvcs(); len(pvcs) != 1 || pvcs[0].Labels[provisioning.GenerationLabel] != "1" {
+		t.Fatalf("PVCs of generation 1: %+v", pvcs)
+	}
+	// Still Pending (not bound): the user asks for more.
+	cur := e.vd()
+	cur.Spec.PersistentVolumeClaim.Size = ptr.To(resource.MustParse("200Mi"))
+	cur.Generation = 2
+	if _, err := e.virt.VirtualizationV1alpha2().VirtualDisks("ns").Update(context.Background(), cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	e.sync()
+	if pvcs := e.pvcs(); len(pvcs) != 0 {
+		t.Fatalf("the PVC of the older spec is still there: %+v", pvcs)
+	}
+	e.refresh()
+	e.sync()
+	pvcs := e.pvcs()
+	if len(pvcs) != 1 || pvcs[0].Labels[provisioning.GenerationLabel] != "2" {
+		t.Fatalf("PVCs after the change: %+v", pvcs)
+	}
+	if q := pvcs[0].Spec.Resources.Requests[corev1.ResourceStorage]; q.Cmp(resource.MustParse("200Mi")) != 0 {
+		t.Errorf("new PVC asks for %s, want 200Mi", q.String())
 	}
 }

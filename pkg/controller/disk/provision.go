@@ -310,11 +310,14 @@ func (c *Controller) fill(ctx context.Context, d *disk, sc *storagev1.StorageCla
 	if err != nil {
 		return 0, err
 	}
-	if pvc != nil {
-		settings.VolumeMode = corev1.PersistentVolumeFilesystem
-		if provisioning.IsBlock(pvc) {
-			settings.VolumeMode = corev1.PersistentVolumeBlock
-		}
+	if pvc == nil {
+		// Being made, or an older spec's PVC is going: the fill Pod waits for this one.
+		c.setReady(d, metav1.ConditionFalse, Provisioning, "Creating the PVC.")
+		return time.Second, nil
+	}
+	settings.VolumeMode = corev1.PersistentVolumeFilesystem
+	if provisioning.IsBlock(pvc) {
+		settings.VolumeMode = corev1.PersistentVolumeBlock
 	}
 	name := d.podName(provisioning.StepFill)
 	pod, err := c.pods.Get(d.ns(), name)

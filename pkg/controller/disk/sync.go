@@ -223,6 +223,18 @@ func (c *Controller) ensurePVC(ctx context.Context, d *disk, sc *storagev1.Stora
 	name := d.pvcName()
 	pvc, err := c.pvcLister.PersistentVolumeClaims(d.ns()).Get(name)
 	if err == nil {
+		// A PVC made for an older spec (its size or class may differ) goes before the new
+		// one is made: "if the spec changes before Ready, creation starts over". Until it is
+		// gone there is no PVC to use.
+		if pvc.Labels[provisioning.GenerationLabel] != strconv.FormatInt(d.gen(), 10) {
+			if pvc.DeletionTimestamp == nil {
+				err := c.kube.CoreV1().PersistentVolumeClaims(d.ns()).Delete(ctx, name, metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions(string(pvc.UID))})
+				if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+					return nil, fmt.Errorf("delete PVC %s/%s of an older spec: %w", d.ns(), name, err)
+				}
+			}
+			return nil, nil
+		}
 		return pvc, nil
 	}
 	if !apierrors.IsNotFound(err) {
