@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -21,6 +22,27 @@ type Config struct {
 	Uploads Uploads `json:"uploads,omitempty"`
 	// Importer configures the Pods that move image data.
 	Importer Importer `json:"importer,omitempty"`
+	// VirtualMachineCIDRs are the subnets VM addresses come from ("10.66.10.0/24"); the
+	// network and broadcast addresses of each are never handed out.
+	VirtualMachineCIDRs []string `json:"virtualMachineCIDRs,omitempty"`
+	// IPAddressLeaseRetention is how long a released address stays reserved for its
+	// namespace before another namespace may get it (a Go duration, default 10m).
+	IPAddressLeaseRetention string `json:"ipAddressLeaseRetention,omitempty"`
+}
+
+// DefaultIPAddressLeaseRetention keeps a released address for its namespace.
+const DefaultIPAddressLeaseRetention = 10 * time.Minute
+
+// LeaseRetention parses IPAddressLeaseRetention.
+func (c *Config) LeaseRetention() (time.Duration, error) {
+	if c.IPAddressLeaseRetention == "" {
+		return DefaultIPAddressLeaseRetention, nil
+	}
+	d, err := time.ParseDuration(c.IPAddressLeaseRetention)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("ipAddressLeaseRetention %q: want a duration such as 10m", c.IPAddressLeaseRetention)
+	}
+	return d, nil
 }
 
 // DVCR is the image registry's address, credentials and maintenance.
