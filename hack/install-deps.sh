@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the local stack use, when they are missing:
-# qemu-img (qemu-utils) converts disk images, genisoimage makes ISO images for tests, xz and
-# curl are what users of the seeds run. Needs root (or sudo) and Debian's apt.
+# qemu-img (qemu-utils) converts disk images, genisoimage makes ISO images (tests, cloud-init
+# drives), xz and curl are what users of the seeds run, qemu-system-x86 runs the guests of
+# the local node, and the guest image is assembled with sfdisk, mtools, dosfstools and
+# syslinux. Needs root (or sudo) and Debian's apt.
 set -o errexit -o nounset -o pipefail
 
 need=()
@@ -9,6 +11,13 @@ command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v genisoimage >/dev/null || need+=(genisoimage)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v curl >/dev/null || need+=(curl)
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v sfdisk >/dev/null || need+=(fdisk)
+command -v mcopy >/dev/null || need+=(mtools)
+command -v mkfs.fat >/dev/null || need+=(dosfstools)
+command -v syslinux >/dev/null || need+=(syslinux syslinux-common)
+command -v isohybrid >/dev/null || need+=(syslinux-utils)
+command -v cpio >/dev/null || need+=(cpio)
 if [ "${#need[@]}" -eq 0 ]; then
     exit 0
 fi
