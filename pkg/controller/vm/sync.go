@@ -1,0 +1,176 @@
+package vm
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/listers"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	v1alpha2 "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
+	"github.com/virtplane/virtplane/pkg/controller/powerstate"
+	"github.com/virtplane/virtplane/pkg/controller/provisioning"
+)
+
+var everything = labels.Everything()
+
+// Sync reconciles one VM; the duration asks for another look after it.
+func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error) {
+	defer provisioning.LogSync(ctx, "VirtualMachine", key)()
+	vm, err := c.get(key)
+	if err != nil || vm == nil {
+		return 0, err
+	}
+	vmi, err := c.vmi(vm)
+	if err != nil {
+		return 0, err
+	}
+	if vm.DeletionTimestamp != nil {
+		return c.finalize(ctx, vm, vmi)
+	}
+	if !provisioning.HasFinalizer(&vm.ObjectMeta, Finalizer) {
+		vm.Finalizers = append(vm.Finalizers, Finalizer)
+		_, err := c.virt.VirtualizationV1alpha2().VirtualMachines(vm.Namespace).Update(ctx, vm, metav1.UpdateOptions{})
+		return 0, err
+	}
+
+	st := vm.Status.DeepCopy()
+	r := c.resolve(vm, st)
+	if err := c.power(ctx, vm, vmi, r); err != nil {
+		return 0, err
+	}
+	if err := c.observe(vm, vmi, r, st); err != nil {
+		return 0, err
+	}
+	return r.requeue, c.writeStatus(ctx, vm, st)
+}
+
+// vmi returns the VM's VMI from the cache, nil when there is none (or one the VM does not own).
+func (c *Controller) vmi(vm *v1alpha2.VirtualMachine) (*kvv1.VirtualMachineInstance, error) {
+	vmi, err := listers.NewNamespaced(c.vmis.Lister, vm.Namespace).Get(vm.Name)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !metav1.IsControlledBy(vmi, vm) {
+		return nil, nil
+	}
+	return vmi, nil
+}
+
+// power starts and stops the VM: it creates the VMI while the VM should run and everything it
+// needs is ready, deletes it when the VM should not run, after the guest ended by itself, and
+// for an automatic restart.
+func (c *Controller) power(ctx context.Context, vm *v1alpha2.VirtualMachine, vmi *kvv1.VirtualMachineInstance, r *resolved) error {
+	should := powerstate.ShouldRun(vm)
+	switch {
+	case vmi != nil && vmi.DeletionTimestamp != nil:
+		return nil // stopping; a new VMI comes once this one is gone
+	case vmi != nil && vmi.IsFinal():
+		// The guest powered off or crashed. AlwaysOn starts it again; a shutdown from inside
+		// the guest is a manual stop for the policies that remember one.
+		stopped := vm.Spec.RunPolicy == v1alpha2.ManualPolicy ||
+			(vm.Spec.RunPolicy == v1alpha2.AlwaysOnUnlessStoppedManuallyPolicy && vmi.Status.Phase == kvv1.Succeeded)
+		if stopped && vm.Annotations[powerstate.Annotation] != powerstate.Stopped {
+			if err := c.setIntent(ctx, vm, powerstate.Stopped); err != nil {
+				return err
+			}
+		}
+		reason := "GuestStopped"
+		if vmi.Status.Phase == kvv1.Failed {
+			reason = "GuestFailed"
+		}
+		c.recorder.Eventf(vm, corev1.EventTypeNormal, reason, "The guest ended (VMI %s); runPolicy %s", vmi.Status.Phase, vm.Spec.RunPolicy)
+		return c.deleteVMI(ctx, vmi, ptr.To[int64](0))
+	case vmi != nil && !should:
+		c.recorder.Event(vm, corev1.EventTypeNormal, "Stopping", "Stopping the virtual machine")
+		return c.deleteVMI(ctx, vmi, nil)
+	case vmi != nil && vmi.Status.Phase == kvv1.Running && len(r.changes) > 0 &&
+		vm.Spec.Disruptions != nil && vm.Spec.Disruptions.RestartApprovalMode == v1alpha2.Automatic:
+		c.recorder.Event(vm, corev1.EventTypeNormal, "Restarting", "Restarting to apply changes (restartApprovalMode Automatic)")
+		return c.deleteVMI(ctx, vmi, nil)
+	case vmi == nil && should && r.ready:
+		obj, err := buildVMI(r.machine)
+		if err != nil {
+			return err
+		}
+		_, err = c.kv.VirtualMachineInstances(vm.Namespace).Create(ctx, obj, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil // the cache is behind; the VMI's event brings the VM back
+		}
+		if err != nil {
+			return fmt.Errorf("create VMI %s/%s: %w", vm.Namespace, vm.Name, err)
+		}
+		c.recorder.Event(vm, corev1.EventTypeNormal, "Starting", "Created the VirtualMachineInstance")
+	}
+	return nil
+}
+
+func (c *Controller) deleteVMI(ctx context.Context, vmi *kvv1.VirtualMachineInstance, grace *int64) error {
+	err := c.kv.VirtualMachineInstances(vmi.Namespace).Delete(ctx, vmi.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: grace, Preconditions: &metav1.Preconditions{UID: &vmi.UID},
+	})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}
+
+// setIntent records a stop from inside the guest on the VM, as a Stop operation would.
+func (c *Controller) setIntent(ctx context.Context, vm *v1alpha2.VirtualMachine, intent string) error {
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{powerstate.Annotation: intent}}})
+	_, err := c.virt.VirtualizationV1alpha2().VirtualMachines(vm.Namespace).Patch(ctx, vm.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	return err
+}
+
+// finalize stops a deleted VM and lets it go once its VMI is gone. Disks stay; the address is
+// released by IPAM when the VM's VirtualMachineIPAddress goes.
+func (c *Controller) finalize(ctx context.Context, vm *v1alpha2.VirtualMachine, vmi *kvv1.VirtualMachineInstance) (time.Duration, error) {
+	if vmi != nil {
+		if vmi.DeletionTimestamp == nil {
+			if err := c.deleteVMI(ctx, vmi, nil); err != nil {
+				return 0, err
+			}
+		}
+		st := vm.Status.DeepCopy()
+		c.setPhase(st, v1alpha2.MachineTerminating)
+		return 0, c.writeStatus(ctx, vm, st)
+	}
+	if !provisioning.HasFinalizer(&vm.ObjectMeta, Finalizer) {
+		return 0, nil
+	}
+	vm.Finalizers, _ = provisioning.WithFinalizer(vm.Finalizers, Finalizer, false)
+	_, err := c.virt.VirtualizationV1alpha2().VirtualMachines(vm.Namespace).Update(ctx, vm, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return 0, nil
+	}
+	return 0, err
+}
+
+func (c *Controller) writeStatus(ctx context.Context, vm *v1alpha2.VirtualMachine, st *v1alpha2.VirtualMachineStatus) error {
+	if apiequality.Semantic.DeepEqual(&vm.Status, st) {
+		return nil
+	}
+	vm = vm.DeepCopy()
+	vm.Status = *st
+	_, err := c.virt.VirtualizationV1alpha2().VirtualMachines(vm.Namespace).UpdateStatus(ctx, vm, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		klog.FromContext(ctx).V(4).Info("Status write failed", "vm", klog.KObj(vm), "err", err)
+	}
+	return err
+}
