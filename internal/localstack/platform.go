@@ -29,6 +29,8 @@ const (
 	StorageClassImmediate = "local"
 	StorageClassWFFC      = "local-wffc"
 	localProvisioner      = "local.virtplane.io"
+	// DefaultVirtualMachineCIDR is the VM subnet of the guides' examples.
+	DefaultVirtualMachineCIDR = "10.66.10.0/24"
 )
 
 // platformUsers are the client identities of the platform's programs. The controller and DVCR
@@ -61,7 +63,12 @@ func (s *Stack) writeConfig(certs pki) (string, error) {
 			ExternalURL: "http://127.0.0.1:" + strconv.Itoa(s.opts.UploadPort),
 			WaitTimeout: s.opts.UploadWaitTimeout,
 		},
-		Importer: config.Importer{Image: ImporterImage, Namespace: platformNamespace},
+		Importer:                config.Importer{Image: ImporterImage, Namespace: platformNamespace},
+		VirtualMachineCIDRs:     s.opts.VirtualMachineCIDRs,
+		IPAddressLeaseRetention: s.opts.IPAddressLeaseRetention,
+	}
+	if len(cfg.VirtualMachineCIDRs) == 0 {
+		cfg.VirtualMachineCIDRs = []string{DefaultVirtualMachineCIDR}
 	}
 	data, err := yaml.Marshal(cfg)
 	if err != nil {

@@ -43,6 +43,13 @@ type Options struct {
 	Nodes int
 	// UploadWaitTimeout fails uploads not started in time ("" is the controller's default).
 	UploadWaitTimeout string
+	// VirtualMachineCIDRs are the VM address ranges (default 10.66.10.0/24, as in the guides).
+	VirtualMachineCIDRs []string
+	// IPAddressLeaseRetention keeps released addresses for their namespace ("" is 10m).
+	IPAddressLeaseRetention string
+	// NodeRuntime runs the VMs of the local nodes: "qemu" (default) or "hollow" (no guest,
+	// for control-plane benchmarks).
+	NodeRuntime string
 	// WithoutPlatform starts the API only: no scheduler, DVCR, controller or local nodes.
 	WithoutPlatform bool
 	// ExtraVirtualizationArgs are appended to virtualization-apiserver's flags.

@@ -35,10 +35,12 @@ import (
 	"github.com/virtplane/virtplane/pkg/controller/disk"
 	"github.com/virtplane/virtplane/pkg/controller/image"
 	"github.com/virtplane/virtplane/pkg/controller/provisioning"
+	"github.com/virtplane/virtplane/pkg/controller/vm"
 	"github.com/virtplane/virtplane/pkg/dvcr"
 	versioned "github.com/virtplane/virtplane/pkg/generated/clientset/versioned"
 	virtscheme "github.com/virtplane/virtplane/pkg/generated/clientset/versioned/scheme"
 	virtinformers "github.com/virtplane/virtplane/pkg/generated/informers/externalversions"
+	"github.com/virtplane/virtplane/pkg/kubevirt"
 )
 
 // LeaseName is the leader-election Lease in the controller's namespace.
@@ -88,6 +90,10 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("virtualization client: %w", err)
 	}
+	kv, err := kubevirt.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
 	settings, err := o.settings(cfg)
 	if err != nil {
 		return err
@@ -110,7 +116,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 
 	run := func(ctx context.Context) {
-		if err := runControllers(ctx, kube, virt, settings, o.Workers); err != nil {
+		if err := runControllers(ctx, clients{kube: kube, virt: virt, kv: kv}, settings, o.Workers); err != nil {
 			klog.ErrorS(err, "Controllers stopped")
 		}
 		cancel()
@@ -180,8 +186,16 @@ func (o *Options) leaderElect(ctx context.Context, kube kubernetes.Interface, ru
 	return nil
 }
 
+// clients are the API clients the controllers share.
+type clients struct {
+	kube kubernetes.Interface
+	virt versioned.Interface
+	kv   kubevirt.Interface
+}
+
 // runControllers builds the informers and controllers and runs them until ctx ends.
-func runControllers(ctx context.Context, kube kubernetes.Interface, virt versioned.Interface, settings provisioning.Settings, workers int) error {
+func runControllers(ctx context.Context, cl clients, settings provisioning.Settings, workers int) error {
+	kube, virt := cl.kube, cl.virt
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return fmt.Errorf("scheme: %w", err)
@@ -222,17 +236,33 @@ func runControllers(ctx context.Context, kube kubernetes.Interface, virt version
 	if err != nil {
 		return err
 	}
+	vmis := kubevirt.NewVMIInformer(cl.kv, "", 0, nil)
+	vms, err := vm.New(virt, cl.kv, kube, vm.Informers{
+		VirtualMachines: v.VirtualMachines(), VirtualDisks: v.VirtualDisks(), VirtualImages: v.VirtualImages(),
+		ClusterVirtualImages: v.ClusterVirtualImages(), VirtualMachineClasses: v.VirtualMachineClasses(),
+		VirtualMachineIPAddresses: v.VirtualMachineIPAddresses(), VMIs: vmis, Secrets: core.Core().V1().Secrets(),
+	}, recorder)
+	if err != nil {
+		return err
+	}
 	owned.Start(ctx.Done())
 	core.Start(ctx.Done())
 	virtFactory.Start(ctx.Done())
+	go vmis.Informer.RunWithContext(ctx)
 	defer owned.Shutdown()
 	defer core.Shutdown()
 	defer virtFactory.Shutdown()
 
-	errs := make(chan error, 2)
-	go func() { errs <- imgs.Run(ctx, workers) }()
-	go func() { errs <- disks.Run(ctx, workers) }()
-	return errors.Join(<-errs, <-errs)
+	runs := []func(context.Context, int) error{imgs.Run, disks.Run, vms.Run}
+	errs := make(chan error, len(runs))
+	for _, run := range runs {
+		go func() { errs <- run(ctx, workers) }()
+	}
+	var all []error
+	for range runs {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
 }
 
 func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, wg *sync.WaitGroup) (string, error) {
