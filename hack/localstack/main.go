@@ -12,6 +12,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -78,6 +80,10 @@ func run() error {
 	}
 	defer s.Stop()
 	kubeconfig, _ := filepath.Abs(s.Kubeconfig)
+	guestURL, err := serveGuestImages(ctx)
+	if err != nil {
+		return err
+	}
 	fmt.Printf(`
 The stack is ready (%s). Logs are in %s/logs.
 
@@ -85,24 +91,20 @@ The stack is ready (%s). Logs are in %s/logs.
   kubectl get nodes,storageclass
   kubectl api-resources --api-group=virtualization.deckhouse.io
 
-An image from a file on this machine (the upload URL is in the image's status):
+Quick start (the user guide's, with the test guest image served from this machine):
 
-  qemu-img create -f qcow2 /tmp/disk.qcow2 64M
   kubectl apply -f - <<EOF
   apiVersion: virtualization.deckhouse.io/v1alpha2
   kind: VirtualImage
   metadata:
-    name: some-image
+    name: guest
   spec:
     storage: ContainerRegistry
     dataSource:
-      type: Upload
+      type: HTTP
+      http:
+        url: "%s/guest.qcow2"
   EOF
-  curl "$(kubectl get vi some-image -o jsonpath='{.status.imageUploadURLs.external}')" --progress-bar -T /tmp/disk.qcow2 | cat
-  kubectl get vi some-image -o wide
-
-A disk from it (on the default StorageClass "local"; "local-wffc" waits for its first consumer):
-
   kubectl apply -f - <<EOF
   apiVersion: virtualization.deckhouse.io/v1alpha2
   kind: VirtualDisk
@@ -113,11 +115,40 @@ A disk from it (on the default StorageClass "local"; "local-wffc" waits for its 
       type: ObjectRef
       objectRef:
         kind: VirtualImage
-        name: some-image
+        name: guest
   EOF
-  kubectl get vd linux-disk -w
+  kubectl apply -f - <<"EOF"
+  apiVersion: virtualization.deckhouse.io/v1alpha2
+  kind: VirtualMachine
+  metadata:
+    name: linux-vm
+  spec:
+    virtualMachineClassName: host
+    cpu:
+      cores: 1
+    memory:
+      size: 1Gi
+    provisioning:
+      type: UserData
+      userData: |
+        #cloud-config
+        ssh_pwauth: True
+        users:
+        - name: cloud
+          passwd: '$6$rounds=4096$saltsalt$fPmUsbjAuA7mnQNTajQM6ClhesyG0.yyQhvahas02ejfMAq1ykBo1RquzS0R6GgdIDlvS.kbUwDablGZKZcTP/'
+          shell: /bin/bash
+          sudo: ALL=(ALL) NOPASSWD:ALL
+          lock_passwd: False
+    blockDeviceRefs:
+      - kind: VirtualDisk
+        name: linux-disk
+  EOF
+  kubectl get vi,vd,vm
+  bin/d8 v restart linux-vm
 
-`, time.Since(start).Round(100*time.Millisecond), stateDir, kubeconfig)
+The guest's user is cloud, password cloud. The image is also there as an ISO: %s/guest.iso
+
+`, time.Since(start).Round(100*time.Millisecond), stateDir, kubeconfig, guestURL, guestURL)
 	if err := os.WriteFile(ready, []byte(kubeconfig), 0o600); err != nil {
 		return err
 	}
@@ -129,6 +160,21 @@ A disk from it (on the default StorageClass "local"; "local-wffc" waits for its 
 	case name := <-s.Done():
 		return fmt.Errorf("%s exited; see %s/logs/%s.log", name, stateDir, name)
 	}
+}
+
+// guestPort serves bin/guest (the test guest image built by hack/guest/build.sh) so the
+// Quick start has an HTTP source on this machine.
+const guestPort = 8090
+
+func serveGuestImages(ctx context.Context) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(guestPort))
+	if err != nil {
+		return "", fmt.Errorf("serve the guest image: %w", err)
+	}
+	srv := &http.Server{Handler: http.FileServer(http.Dir(filepath.Join("bin", "guest"))), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	return "http://" + ln.Addr().String(), nil
 }
 
 func up() error {
