@@ -76,6 +76,7 @@ func (n *Node) nodeLabels() map[string]string {
 		corev1.LabelOSStable:   "linux",
 		corev1.LabelArchStable: "amd64",
 	}
+	maps.Copy(l, hostCPULabels())
 	maps.Copy(l, n.cfg.Labels)
 	return l
 }
