@@ -27,7 +27,7 @@ const EventSuperseded = "VirtualMachineOperationSuperseded"
 func (c *Controller) activeBefore(op *virtv1.VirtualMachineOperation) []*virtv1.VirtualMachineOperation {
 	var out []*virtv1.VirtualMachineOperation
 	for _, other := range c.operationsOn(op.Namespace, op.Spec.VirtualMachine) {
-		if other.UID == op.UID || finished(other.Status.Phase) || other.DeletionTimestamp != nil || powers[other.Spec.Type] == nil {
+		if other.Name == op.Name || finished(other.Status.Phase) || other.DeletionTimestamp != nil || powers[other.Spec.Type] == nil {
 			continue
 		}
 		if older(other, op) {
