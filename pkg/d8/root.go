@@ -69,5 +69,6 @@ func newVirtualizationCommand(streams Streams) *cobra.Command {
 		Short:   "Work with virtual machines, disks and images",
 	}
 	v.AddCommand(newUploadCommand(streams))
+	v.AddCommand(newLifecycleCommands(streams)...)
 	return v
 }
