@@ -111,11 +111,6 @@ func (c *Controller) admit(ctx context.Context, o *operation, p *power, vm *virt
 			return false, nil
 		}
 	}
-	for _, other := range older {
-		if err := c.supersede(ctx, other, op); err != nil {
-			return false, err
-		}
-	}
 	if policy := runPolicy(vm); !p.allowed(policy) {
 		c.fail(o, NotApplicableForRunPolicy, fmt.Sprintf("A VM with runPolicy %s cannot be %s by an operation.", policy, pastTense(p.verb)))
 		return false, nil
@@ -123,6 +118,12 @@ func (c *Controller) admit(ctx context.Context, o *operation, p *power, vm *virt
 	if why := p.refuse(vm, ptr.Deref(op.Spec.Force, false)); why != "" {
 		c.fail(o, NotApplicableForVMPhase, why)
 		return false, nil
+	}
+	// Only an operation that will act ends the ones it supersedes.
+	for _, other := range older {
+		if err := c.supersede(ctx, other, op); err != nil {
+			return false, err
+		}
 	}
 	return true, nil
 }

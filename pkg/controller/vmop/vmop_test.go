@@ -525,3 +525,14 @@ func TestADeletedOperationShowsTerminating(t *testing.T) {
 		t.Errorf("finalizers %v left on the deleted operation", finalizers)
 	}
 }
+
+func TestARefusedOperationSupersedesNothing(t *testing.T) {
+	e := newEnv(t, newVM("vm", virtv1.AlwaysOnPolicy, ""))
+	e.runVMI("vm", "vmi-1", nil)
+	e.create("restart", virtv1.VMOPTypeRestart, "vm", false)
+	e.sync("restart")
+	e.create("force-stop", virtv1.VMOPTypeStop, "vm", true)
+	e.sync("force-stop")
+	e.expect("force-stop", virtv1.VMOPPhaseFailed, NotApplicableForRunPolicy)
+	e.expect("restart", virtv1.VMOPPhaseInProgress, RestartInProgress)
+}
