@@ -36,6 +36,7 @@ import (
 	"github.com/virtplane/virtplane/pkg/controller/image"
 	"github.com/virtplane/virtplane/pkg/controller/provisioning"
 	"github.com/virtplane/virtplane/pkg/controller/vm"
+	"github.com/virtplane/virtplane/pkg/controller/vmop"
 	"github.com/virtplane/virtplane/pkg/dvcr"
 	versioned "github.com/virtplane/virtplane/pkg/generated/clientset/versioned"
 	virtscheme "github.com/virtplane/virtplane/pkg/generated/clientset/versioned/scheme"
@@ -245,6 +246,12 @@ func runControllers(ctx context.Context, cl clients, settings provisioning.Setti
 	if err != nil {
 		return err
 	}
+	ops, err := vmop.New(virt, cl.kv, vmop.Informers{
+		VirtualMachineOperations: v.VirtualMachineOperations(), VirtualMachines: v.VirtualMachines(), VMIs: vmis,
+	}, vmop.Settings{}, recorder)
+	if err != nil {
+		return err
+	}
 	owned.Start(ctx.Done())
 	core.Start(ctx.Done())
 	virtFactory.Start(ctx.Done())
@@ -253,7 +260,7 @@ func runControllers(ctx context.Context, cl clients, settings provisioning.Setti
 	defer core.Shutdown()
 	defer virtFactory.Shutdown()
 
-	runs := []func(context.Context, int) error{imgs.Run, disks.Run, vms.Run}
+	runs := []func(context.Context, int) error{imgs.Run, disks.Run, vms.Run, ops.Run}
 	errs := make(chan error, len(runs))
 	for _, run := range runs {
 		go func() { errs <- run(ctx, workers) }()
