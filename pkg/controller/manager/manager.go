@@ -36,6 +36,7 @@ import (
 	"github.com/virtplane/virtplane/pkg/controller/image"
 	"github.com/virtplane/virtplane/pkg/controller/provisioning"
 	"github.com/virtplane/virtplane/pkg/controller/vm"
+	"github.com/virtplane/virtplane/pkg/controller/vmclass"
 	"github.com/virtplane/virtplane/pkg/controller/vmop"
 	"github.com/virtplane/virtplane/pkg/dvcr"
 	versioned "github.com/virtplane/virtplane/pkg/generated/clientset/versioned"
@@ -246,6 +247,12 @@ func runControllers(ctx context.Context, cl clients, settings provisioning.Setti
 	if err != nil {
 		return err
 	}
+	classes, err := vmclass.New(virt, kube, vmclass.Informers{
+		VirtualMachineClasses: v.VirtualMachineClasses(), VirtualMachines: v.VirtualMachines(), Nodes: core.Core().V1().Nodes(),
+	}, recorder)
+	if err != nil {
+		return err
+	}
 	ops, err := vmop.New(virt, cl.kv, vmop.Informers{
 		VirtualMachineOperations: v.VirtualMachineOperations(), VirtualMachines: v.VirtualMachines(), VMIs: vmis,
 	}, vmop.Settings{}, recorder)
@@ -260,7 +267,7 @@ func runControllers(ctx context.Context, cl clients, settings provisioning.Setti
 	defer core.Shutdown()
 	defer virtFactory.Shutdown()
 
-	runs := []func(context.Context, int) error{imgs.Run, disks.Run, vms.Run, ops.Run}
+	runs := []func(context.Context, int) error{imgs.Run, disks.Run, vms.Run, ops.Run, classes.Run}
 	errs := make(chan error, len(runs))
 	for _, run := range runs {
 		go func() { errs <- run(ctx, workers) }()

@@ -21,6 +21,7 @@ import (
 	v1alpha2 "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 	"github.com/virtplane/virtplane/pkg/controller/powerstate"
 	"github.com/virtplane/virtplane/pkg/controller/provisioning"
+	"github.com/virtplane/virtplane/pkg/controller/vmclass"
 	versioned "github.com/virtplane/virtplane/pkg/generated/clientset/versioned"
 	virtinformers "github.com/virtplane/virtplane/pkg/generated/informers/externalversions/virtualization/v1alpha2"
 	virtlisters "github.com/virtplane/virtplane/pkg/generated/listers/virtualization/v1alpha2"
@@ -29,9 +30,6 @@ import (
 
 // Finalizer keeps a deleted VM until its VMI is gone.
 const Finalizer = "virtualization.deckhouse.io/vm-cleanup"
-
-// classIndex finds the VMs of a VirtualMachineClass.
-const classIndex = "vm-class"
 
 // Informers are the caches the controller reads.
 type Informers struct {
@@ -89,13 +87,8 @@ func New(virt versioned.Interface, kv kubevirt.Interface, kube kubernetes.Interf
 		inf.VirtualMachineClasses.Informer().HasSynced, inf.VirtualMachineIPAddresses.Informer().HasSynced,
 		inf.VMIs.Informer.HasSynced, inf.Secrets.Informer().HasSynced,
 	}
-	if err := inf.VirtualMachines.Informer().AddIndexers(cache.Indexers{classIndex: func(obj any) ([]string, error) {
-		if vm, ok := obj.(*v1alpha2.VirtualMachine); ok {
-			return []string{vm.Spec.VirtualMachineClassName}, nil
-		}
-		return nil, nil
-	}}); err != nil {
-		return nil, fmt.Errorf("add VM class index: %w", err)
+	if err := vmclass.AddClassIndex(inf.VirtualMachines.Informer()); err != nil {
+		return nil, err
 	}
 	enqueueVM := func(obj any) {
 		if vm, ok := obj.(*v1alpha2.VirtualMachine); ok {
@@ -145,7 +138,7 @@ func New(virt versioned.Interface, kv kubevirt.Interface, kube kubernetes.Interf
 		})},
 		{inf.VirtualMachineClasses.Informer(), provisioning.EnqueueHandler(func(obj any) {
 			if class, ok := obj.(*v1alpha2.VirtualMachineClass); ok {
-				objs, _ := c.vmIndexer.ByIndex(classIndex, class.Name)
+				objs, _ := c.vmIndexer.ByIndex(vmclass.ClassIndex, class.Name)
 				for _, o := range objs {
 					enqueueVM(o)
 				}

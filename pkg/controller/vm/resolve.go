@@ -13,6 +13,7 @@ import (
 	"github.com/virtplane/virtplane/pkg/apis/virtualization/validation"
 	"github.com/virtplane/virtplane/pkg/controller/powerstate"
 	"github.com/virtplane/virtplane/pkg/controller/provisioning"
+	"github.com/virtplane/virtplane/pkg/controller/vmclass"
 )
 
 // resolved is what a VM needs, looked up, with what is missing said in its conditions.
@@ -66,14 +67,14 @@ func (c *Controller) resolveClass(vm *v1alpha2.VirtualMachine, r *resolved, set 
 	if r.fraction == "" {
 		r.fraction = defaultCoreFraction(vm.Spec.CPU.Cores, class)
 	}
-	ok, msg := classReady(class)
+	ok, _, msg := vmclass.Ready(class)
 	if !ok {
 		set(ClassReadyType, false, ClassNotReady, msg)
 		return false
 	}
 	set(ClassReadyType, true, ClassReady, "")
-	r.machine.cpu = classCPU(class)
-	r.machine.nodeSel, r.machine.terms, r.machine.tols = classPlacement(class)
+	r.machine.cpu = vmclass.DomainCPU(class)
+	r.machine.nodeSel, r.machine.terms, r.machine.tols = vmclass.Placement(class)
 	return true
 }
 
