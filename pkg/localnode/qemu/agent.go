@@ -216,7 +216,8 @@ func agentSync(conn net.Conn, r *bufio.Reader) error {
 	}
 }
 
-// agentRequest sends one command and reads its reply line.
+// agentRequest sends one command and reads its reply (one JSON value: qemu-ga writes it on
+// one line, the decoder does not need to rely on that).
 func agentRequest(conn net.Conn, r *bufio.Reader, cmd string, args any) ([]byte, error) {
 	req, err := json.Marshal(struct {
 		Execute   string `json:"execute"`
@@ -228,14 +229,9 @@ func agentRequest(conn net.Conn, r *bufio.Reader, cmd string, args any) ([]byte,
 	if _, err := conn.Write(append(req, '\n')); err != nil {
 		return nil, err
 	}
-	for {
-		line, err := r.ReadBytes('\n')
-		if err != nil {
-			return nil, err
-		}
-		// Blank lines carry nothing; anything else is the reply.
-		if line = bytes.TrimSpace(line); len(line) > 0 {
-			return line, nil
-		}
+	var reply json.RawMessage
+	if err := json.NewDecoder(r).Decode(&reply); err != nil {
+		return nil, err
 	}
+	return reply, nil
 }

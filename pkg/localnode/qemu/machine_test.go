@@ -2,8 +2,11 @@ package qemu
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -142,4 +145,97 @@ func TestStartReportsQemuErrors(t *testing.T) {
 	if !strings.Contains(err.Error(), "NoSuchModel") {
 		t.Errorf("Start error %q does not quote qemu's complaint about the model", err)
 	}
+}
+
+// TestQemuTakesEveryKindOfDevice starts qemu with each kind of device the Config describes,
+// so a command line qemu would refuse fails here rather than in a VMI.
+func TestQemuTakesEveryKindOfDevice(t *testing.T) {
+	needTool(t, "genisoimage")
+	cfg := blankMachine(t)
+	dir := filepath.Dir(cfg.Dir)
+	// TCG: host-model becomes max there. (Under KVM it becomes host, which nested KVM may
+	// refuse, e.g. when the outer hypervisor does not let IA32_ARCH_CAPABILITIES be set.)
+	cfg.Accel = "tcg"
+	cfg.CPU = CPU{Sockets: 1, Cores: 2, Threads: 1, Model: "host-model", Features: []CPUFeature{{Name: "pcid"}, {Name: "svm", Policy: "disable"}}}
+	cfg.Disks = append(cfg.Disks,
+		Disk{Name: "data", Path: diskFile(t, dir, "data.img", false), Format: "raw", ReadOnly: true, Serial: "DATA1"},
+		Disk{Name: "install", Path: diskFile(t, dir, "install.iso", false), CDROM: true, BootOrder: 2})
+	cfg.CloudInit = &CloudInit{UserData: "#cloud-config\n"}
+	cfg.Sysprep = map[string][]byte{"unattend.xml": []byte("<unattend/>")}
+	cfg.Network = &Network{Address: netip.MustParseAddr("10.66.10.2"), Prefix: netip.MustParsePrefix("10.66.10.0/24"),
+		HostForwards: []Forward{{HostPort: freePort(t), GuestPort: 22}}}
+	cfg.Hostname = "linux-vm"
+	cfg.UUID = "6c1f7c1e-2b1a-4e62-9d43-3c6f1e0a9b10"
+	m := startMachine(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	var cpus []struct {
+		CPUIndex int `json:"cpu-index"`
+	}
+	if err := m.QMP(ctx, "query-cpus-fast", nil, &cpus); err != nil {
+		t.Fatalf("query-cpus-fast: %v", err)
+	}
+	if len(cpus) != 2 {
+		t.Errorf("the guest has %d vCPUs, want 2", len(cpus))
+	}
+	var blocks []struct {
+		Device   string `json:"device"`
+		QDev     string `json:"qdev"`
+		Inserted *struct {
+			RO bool `json:"ro"`
+		} `json:"inserted"`
+	}
+	if err := m.QMP(ctx, "query-block", nil, &blocks); err != nil {
+		t.Fatalf("query-block: %v", err)
+	}
+	readOnly := map[string]bool{}
+	for _, b := range blocks {
+		if b.Inserted != nil {
+			// virtio-blk reports its backend's path, IDE the device id.
+			dev := strings.TrimSuffix(strings.TrimPrefix(b.QDev, "/machine/peripheral/"), "/virtio-backend")
+			readOnly[dev] = b.Inserted.RO
+		}
+	}
+	wantRO := map[string]bool{"ua-root": false, "ua-data": true, "ua-install": true, "cidata": true, "sysprep": true}
+	for dev, ro := range wantRO {
+		got, ok := readOnly[dev]
+		if !ok {
+			t.Errorf("query-block lacks device %s: %v", dev, readOnly)
+		} else if got != ro {
+			t.Errorf("device %s read-only = %v, want %v", dev, got, ro)
+		}
+	}
+	var uuid struct {
+		UUID string `json:"UUID"`
+	}
+	if err := m.QMP(ctx, "query-uuid", nil, &uuid); err != nil || uuid.UUID != cfg.UUID {
+		t.Errorf("query-uuid = %q, %v; want %s", uuid.UUID, err, cfg.UUID)
+	}
+	// A reply far over 64 KiB comes through, and QMP still answers after it.
+	var schema []json.RawMessage
+	if err := m.QMP(ctx, "query-qmp-schema", nil, &schema); err != nil || len(schema) == 0 {
+		t.Errorf("query-qmp-schema: %d entries, %v", len(schema), err)
+	}
+	var status struct {
+		Status string `json:"status"`
+	}
+	if err := m.QMP(ctx, "query-status", nil, &status); err != nil || status.Status != "running" {
+		t.Errorf("query-status after the schema = %q, %v", status.Status, err)
+	}
+	var qerr *QMPError
+	if err := m.QMP(ctx, "no-such-command", nil, nil); !errors.As(err, &qerr) || qerr.Class != "CommandNotFound" {
+		t.Errorf("an unknown command = %v, want a CommandNotFound QMPError", err)
+	}
+}
+
+// freePort is a TCP port of 127.0.0.1 nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
