@@ -2,8 +2,9 @@
 # Installs the Debian packages the tests and the local stack use, when they are missing:
 # qemu-img (qemu-utils) converts disk images, genisoimage makes ISO images (tests, cloud-init
 # drives), xz and curl are what users of the seeds run, qemu-system-x86 runs the guests of
-# the local node, and the guest image is assembled with sfdisk, mtools, dosfstools and
-# syslinux. Needs root (or sudo) and Debian's apt.
+# the local node, and the guest image (hack/guest/build.sh) is assembled with sfdisk, mtools,
+# dosfstools, syslinux and isolinux, its initramfs packed with cpio and lz4. Needs root (or
+# sudo) and Debian's apt.
 set -o errexit -o nounset -o pipefail
 
 need=()
@@ -18,6 +19,9 @@ command -v mkfs.fat >/dev/null || need+=(dosfstools)
 command -v syslinux >/dev/null || need+=(syslinux syslinux-common)
 command -v isohybrid >/dev/null || need+=(syslinux-utils)
 command -v cpio >/dev/null || need+=(cpio)
+command -v lz4 >/dev/null || need+=(lz4)
+[ -e /usr/lib/ISOLINUX/isolinux.bin ] || need+=(isolinux)
+command -v flock >/dev/null || need+=(util-linux)
 if [ "${#need[@]}" -eq 0 ]; then
     exit 0
 fi
