@@ -44,6 +44,9 @@ var (
 // uploadWaitTimeout is short so the timeout test does not wait the default 10 minutes.
 const uploadWaitTimeout = "25s"
 
+// leaseRetention is short so the release test does not wait the default 10 minutes.
+const leaseRetention = "20s"
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -84,6 +87,16 @@ func run(m *testing.M) int {
 		fmt.Println("platform e2e: making images:", err)
 		return 1
 	}
+	// The test guest (hack/guest/build.sh, run by make test) boots in the VM tests.
+	guest := filepath.Join(bin, "guest", "guest.qcow2")
+	if _, err := os.Stat(guest); err != nil {
+		fmt.Printf("platform e2e: the guest image is missing (%v): run hack/guest/build.sh or make test\n", err)
+		return 1
+	}
+	if err := os.Symlink(guest, filepath.Join(fixtures.dir, "guest.qcow2")); err != nil {
+		fmt.Println(err)
+		return 1
+	}
 	files = httptest.NewServer(fixtures.handler())
 	defer files.Close()
 
@@ -91,11 +104,12 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	start := time.Now()
 	stack, err = localstack.Start(ctx, localstack.Options{
-		Dir:               stackDir,
-		Bin:               bin,
-		RBAC:              filepath.Join(repoRoot, "artifacts", "rbac"),
-		Kubectl:           kubectlBin,
-		UploadWaitTimeout: uploadWaitTimeout,
+		Dir:                     stackDir,
+		Bin:                     bin,
+		RBAC:                    filepath.Join(repoRoot, "artifacts", "rbac"),
+		Kubectl:                 kubectlBin,
+		UploadWaitTimeout:       uploadWaitTimeout,
+		IPAddressLeaseRetention: leaseRetention,
 	})
 	cancel()
 	if err != nil {
