@@ -1,6 +1,6 @@
-// Command local-node is a stand-in for one Kubernetes node on one machine (kubelet and CSI
-// driver): it registers a Node, runs this project's own Pods as processes and provisions
-// volumes as files. It belongs to the local stack and is never deployed to a cluster; see
+// Command local-node is a stand-in for one Kubernetes node on one machine (kubelet, CSI
+// driver and KubeVirt): it registers a Node, runs this project's own Pods as processes,
+// provisions volumes as files and runs the VMs of VirtualMachineInstances with qemu. It belongs to the local stack and is never deployed to a cluster; see
 // package pkg/localnode.
 package main
 
@@ -18,10 +18,10 @@ func main() {
 	o := localnode.NewOptions()
 	cmd := &cobra.Command{
 		Use:          "local-node",
-		Short:        "Stand-in for a Kubernetes node on one machine: runs the project's Pods as processes, volumes as files",
+		Short:        "Stand-in for a Kubernetes node on one machine: runs the project's Pods as processes, volumes as files, VMIs as qemu VMs",
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// SIGTERM or Ctrl-C ends the node; its Pods' processes go with it.
+			// SIGTERM or Ctrl-C ends the node; its Pods' processes and VMs go with it.
 			return o.Run(genericapiserver.SetupSignalContext())
 		},
 	}

@@ -1,5 +1,5 @@
-// Package localnode is a stand-in for a Kubernetes node on one machine: it plays the kubelet
-// and a CSI driver (and, later, KubeVirt's node agent) for the local stack (`make run`) and the
+// Package localnode is a stand-in for a Kubernetes node on one machine: it plays the kubelet,
+// a CSI driver and KubeVirt (package virt) for the local stack (`make run`) and the
 // end-to-end tests. It is never deployed to a cluster, and nothing else in the project may
 // depend on it: the controller and the API server only talk Kubernetes APIs, which a real
 // cluster answers with a real kubelet, CSI driver and KubeVirt.
@@ -54,6 +54,14 @@
 // A Pod's directory is <state-dir>/<node>/pods/<pod-uid>: the working directory of its
 // processes, their logs (<container>.log), emptyDir, secret and configMap volumes and
 // termination messages.
+//
+// # KubeVirt
+//
+// With Config.KubeVirt (--kubevirt, on by default) the node also stands in for KubeVirt, see
+// package virt: launcher Pods (label kubevirt.io=virt-launcher, image virt-launcher) run no
+// process here; their VMs run with Config.VMRuntime (--runtime=qemu or hollow) and their
+// addresses come from the node's Pod range. The KubeVirt CRDs must be installed first
+// (virt.InstallCRDs).
 package localnode
 
 // ProvisionerName is the provisioner of the local StorageClasses.

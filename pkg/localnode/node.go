@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -21,6 +22,9 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
+
+	"github.com/virtplane/virtplane/pkg/kubevirt"
+	"github.com/virtplane/virtplane/pkg/localnode/virt"
 )
 
 // Config describes one local node.
@@ -47,6 +51,14 @@ type Config struct {
 	// RestartBackoff is the first delay before a container restarts (doubling up to 5 min);
 	// zero means 10 s as the kubelet.
 	RestartBackoff time.Duration
+	// KubeVirt, when set, makes the node a stand-in for KubeVirt as well (package virt): it
+	// runs the VMs of the launcher Pods bound to it, and virt-controller while it holds the
+	// Lease. Nil leaves VMIs alone.
+	KubeVirt kubevirt.Interface
+	// VMRuntime runs the VMs; nil means virt.Hollow.
+	VMRuntime virt.Runtime
+	// Registry is how containerDisk images are pulled.
+	Registry virt.RegistryOptions
 }
 
 // DefaultPodIPIndex derives the Pod address index from the node name's trailing number
@@ -67,6 +79,7 @@ type Node struct {
 	runtime  Runtime
 	ips      *ipAllocator
 	pods     *podController
+	virt     atomic.Pointer[virt.KubeVirt]
 }
 
 // registerBackoff bounds the attempts to register: about a minute in all.
@@ -151,6 +164,19 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	run(n.heartbeat)
 	run(n.pods.run)
+	if n.cfg.KubeVirt != nil {
+		kv, err := virt.New(virt.Host{
+			NodeName: n.cfg.NodeName, StateDir: n.cfg.StateDir,
+			Client: n.client, KubeVirt: n.cfg.KubeVirt,
+			Recorder: broadcaster.NewRecorder(virt.Scheme, "local-node/"+n.cfg.NodeName),
+			PodIPs:   n.ips, ClaimPath: n.claimPath,
+		}, virt.Config{Runtime: n.cfg.VMRuntime, Registry: n.cfg.Registry})
+		if err != nil {
+			return fmt.Errorf("the KubeVirt stand-in: %w", err)
+		}
+		n.virt.Store(kv)
+		run(kv.Run)
+	}
 	if n.cfg.Provisioner {
 		run(n.runStorage)
 	}
@@ -179,6 +205,15 @@ func memTotal() (int64, error) {
 		}
 	}
 	return 0, errors.New("no MemTotal in /proc/meminfo")
+}
+
+// VMSockets returns the console, VNC and QMP sockets of the VM of a VMI this node runs.
+func (n *Node) VMSockets(namespace, name string) (virt.Sockets, bool) {
+	kv := n.virt.Load()
+	if kv == nil {
+		return virt.Sockets{}, false
+	}
+	return kv.Sockets(namespace, name)
 }
 
 // podDir is the directory of a Pod's processes, logs and volumes.

@@ -3,6 +3,7 @@ package localnode
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -11,6 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/virtplane/virtplane/pkg/kubevirt"
+	"github.com/virtplane/virtplane/pkg/localnode/virt"
 )
 
 // Options are the flags of the local-node program.
@@ -25,11 +29,18 @@ type Options struct {
 	Labels      map[string]string
 	CPU         string
 	Memory      string
+	// KubeVirt makes the node a KubeVirt stand-in too; Runtime runs its VMs.
+	KubeVirt         bool
+	Runtime          string
+	RegistryInsecure bool
+	RegistryCAFile   string
 }
 
-// NewOptions returns the defaults: node-1, .local/nodes, .local/volumes, bin.
+// NewOptions returns the defaults: node-1, .local/nodes, .local/volumes, bin, KubeVirt's
+// stand-in with qemu.
 func NewOptions() *Options {
-	return &Options{NodeName: "node-1", StateDir: ".local/nodes", VolumesDir: ".local/volumes", BinDir: "bin", PodIPIndex: -1}
+	return &Options{NodeName: "node-1", StateDir: ".local/nodes", VolumesDir: ".local/volumes", BinDir: "bin", PodIPIndex: -1,
+		KubeVirt: true, Runtime: "qemu"}
 }
 
 // AddFlags registers the flags.
@@ -44,6 +55,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringToStringVar(&o.Labels, "labels", o.Labels, "extra node labels k=v,...")
 	fs.StringVar(&o.CPU, "cpu", o.CPU, "CPU capacity (default: the machine's CPU count)")
 	fs.StringVar(&o.Memory, "memory", o.Memory, "memory capacity, e.g. 8Gi (default: the machine's MemTotal)")
+	fs.BoolVar(&o.KubeVirt, "kubevirt", o.KubeVirt, "stand in for KubeVirt: run the VMs of VirtualMachineInstances (needs the KubeVirt CRDs, see package virt)")
+	fs.StringVar(&o.Runtime, "runtime", o.Runtime, "how VMs run: qemu (a qemu process per VM) or hollow (no process; VMs report Running at once, for control-plane benchmarks)")
+	fs.BoolVar(&o.RegistryInsecure, "registry-insecure", o.RegistryInsecure, "pull containerDisk images over plain HTTP or unverified TLS")
+	fs.StringVar(&o.RegistryCAFile, "registry-ca-file", o.RegistryCAFile, "PEM bundle trusted for containerDisk registries besides the system's roots")
 }
 
 // Config checks the options and turns them into a node Config.
@@ -62,6 +77,19 @@ func (o *Options) Config() (Config, error) {
 		PodIPIndex:  o.PodIPIndex,
 		Provisioner: o.Provisioner,
 		Labels:      o.Labels,
+	}
+	if o.KubeVirt {
+		rt, err := virt.RuntimeByName(o.Runtime)
+		if err != nil {
+			return Config{}, fmt.Errorf("--runtime: %w", err)
+		}
+		cfg.VMRuntime = rt
+		cfg.Registry.Insecure = o.RegistryInsecure
+		if o.RegistryCAFile != "" {
+			if cfg.Registry.CABundle, err = os.ReadFile(o.RegistryCAFile); err != nil {
+				return Config{}, fmt.Errorf("--registry-ca-file: %w", err)
+			}
+		}
 	}
 	if cfg.PodIPIndex < 0 {
 		cfg.PodIPIndex = DefaultPodIPIndex(o.NodeName)
@@ -99,6 +127,11 @@ func (o *Options) Run(ctx context.Context) error {
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		return fmt.Errorf("creating the client: %w", err)
+	}
+	if o.KubeVirt {
+		if cfg.KubeVirt, err = kubevirt.NewForConfig(restCfg); err != nil {
+			return err
+		}
 	}
 	n, err := New(cfg, client)
 	if err != nil {

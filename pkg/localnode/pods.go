@@ -20,6 +20,9 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/virtplane/virtplane/pkg/localnode/virt"
 )
 
 const (
@@ -93,6 +96,10 @@ func (c *podController) run(ctx context.Context) {
 	factory := informers.NewSharedInformerFactoryWithOptions(c.n.client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", c.n.cfg.NodeName).String()
+			if c.n.cfg.KubeVirt != nil {
+				// Launcher Pods run no process: the KubeVirt stand-in runs their VMs.
+				o.LabelSelector = kvv1.AppLabel + "!=" + virt.LauncherLabelValue
+			}
 		}))
 	informer := factory.Core().V1().Pods()
 	if _, err := informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{

@@ -407,7 +407,8 @@ func endOf(st *vmState) (kvv1.VirtualMachineInstancePhase, string, string) {
 func (h *handler) forget(key string, st *vmState) {
 	h.host.PodIPs.Release(string(st.podUID))
 	h.setState(key, nil)
-	if st.dir != "" {
+	if st.dir != "" && !h.cfg.Runtime.Hollow() {
+		_ = os.Remove(shortVMDir(h.vmsDir(), st.vmiUID))
 		_ = os.RemoveAll(st.dir)
 	}
 }

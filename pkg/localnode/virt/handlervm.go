@@ -2,6 +2,8 @@ package virt
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	kvv1 "kubevirt.io/api/core/v1"
 )
@@ -28,14 +31,16 @@ func VMDir(stateDir string, vmi *kvv1.VirtualMachineInstance) string {
 func (h *handler) start(ctx context.Context, key string, vmi *kvv1.VirtualMachineInstance, pod *corev1.Pod) (time.Duration, error) {
 	logger := klog.FromContext(ctx).WithValues("vmi", key, "runtime", h.cfg.Runtime.Name())
 	dir := VMDir(h.host.StateDir, vmi)
+	runDir := dir
 	var src sources
 	if !h.cfg.Runtime.Hollow() {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return 0, fmt.Errorf("creating the VM directory: %w", err)
+		var err error
+		if runDir, err = makeVMDir(h.vmsDir(), dir, vmi); err != nil {
+			return 0, err
 		}
 		src = hostSources{h}
 	}
-	spec, err := buildMachineSpec(ctx, vmi, dir, src)
+	spec, err := buildMachineSpec(ctx, vmi, runDir, src)
 	if err != nil {
 		if isUnsupported(err) {
 			return 0, h.fail(ctx, vmi, pod, ReasonUnsupported, err.Error())
@@ -49,8 +54,10 @@ func (h *handler) start(ctx context.Context, key string, vmi *kvv1.VirtualMachin
 	if err != nil {
 		return prepareRetry, fmt.Errorf("allocating the launcher pod's address: %w", err)
 	}
-	// The VM outlives this request: it runs until stopped or the node ends.
-	m, err := h.cfg.Runtime.Start(h.runCtx, spec)
+	// startCtx bounds the start only: the VM runs until stopped or the node ends.
+	startCtx, cancel := context.WithTimeout(h.runCtx, startTimeout)
+	m, err := h.cfg.Runtime.Start(startCtx, spec)
+	cancel()
 	if err != nil {
 		h.host.PodIPs.Release(string(pod.UID))
 		return 0, h.fail(ctx, vmi, pod, ReasonStartFailed, fmt.Sprintf("starting the VM: %v", err))
@@ -66,6 +73,32 @@ func (h *handler) start(ctx context.Context, key string, vmi *kvv1.VirtualMachin
 	h.host.Recorder.Eventf(vmi, nil, corev1.EventTypeNormal, "Started", "Start", "VM started on node %s (%s runtime)", h.host.NodeName, h.cfg.Runtime.Name())
 	logger.Info("VM started", "dir", dir, "podIP", ip)
 	return 0, h.reportRunning(ctx, vmi, pod, st)
+}
+
+// startTimeout bounds a VM's start (qemu answering QMP).
+const startTimeout = time.Minute
+
+// makeVMDir creates a VM's directory and returns a short path to it for the runtime: unix
+// socket paths are limited to 107 bytes, which <state-dir>/vms/<ns>_<name>_<uid>/ soon
+// exceeds, so the runtime gets <state-dir>/vms/s/<12 hex of the UID's hash>, a symlink.
+func makeVMDir(vmsDir, dir string, vmi *kvv1.VirtualMachineInstance) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating the VM directory: %w", err)
+	}
+	link := shortVMDir(vmsDir, vmi.UID)
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		return "", fmt.Errorf("creating the VM directory: %w", err)
+	}
+	_ = os.Remove(link)
+	if err := os.Symlink(dir, link); err != nil {
+		return "", fmt.Errorf("linking the VM directory: %w", err)
+	}
+	return link, nil
+}
+
+func shortVMDir(vmsDir string, uid types.UID) string {
+	sum := sha256.Sum256([]byte(uid))
+	return filepath.Join(vmsDir, "s", hex.EncodeToString(sum[:6]))
 }
 
 func writeSocketsFile(dir string, s Sockets) error {
@@ -240,4 +273,3 @@ func (s hostSources) configMap(ctx context.Context, namespace, name string) (map
 	}
 	return out, nil
 }
-

@@ -23,7 +23,8 @@ type Machine interface {
 	Exited() <-chan struct{}
 	// Exit tells how the VM ended; valid once Exited is closed.
 	Exit() Exit
-	// Shutdown asks the guest to power off (ACPI) and returns; the VM may ignore it.
+	// Shutdown asks the guest to power off (ACPI) and may wait for it until ctx ends; the
+	// caller kills the VM if it still runs then.
 	Shutdown(ctx context.Context) error
 	// Kill ends the VM at once.
 	Kill() error
