@@ -81,7 +81,7 @@ func TestPullContainerDisks(t *testing.T) {
 	client := fake.NewClientset(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "pull", Namespace: "prod"},
 		Type:       corev1.SecretTypeDockerConfigJson,
-		Data: map[string][]byte{corev1.DockerConfigJsonKey: fmt.Appendf(nil, `{"auths":{"http://%s/v2/":{"auth":%q}}}`, host, auth)},
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: fmt.Appendf(nil, `{"auths":{"http://%s/v2/":{"auth":%q}}}`, host, auth)},
 	})
 	p, err := newPuller(Host{Client: client}, RegistryOptions{Insecure: true}, t.TempDir())
 	if err != nil {
