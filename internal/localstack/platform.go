@@ -1,6 +1,7 @@
 package localstack
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/virtplane/virtplane/pkg/config"
+	"github.com/virtplane/virtplane/pkg/localnode/virt"
 )
 
 // The platform is what turns objects into data (and, later, VMs): kube-scheduler, DVCR,
@@ -95,6 +97,15 @@ func (s *Stack) startPlatform(ctx context.Context, configPath string) error {
 	if out, err := s.Kubectl(ctx, strings.NewReader(storageClasses), "apply", "-f", "-"); err != nil {
 		return fmt.Errorf("storage classes: %v\n%s", err, out)
 	}
+	// KubeVirt's VMI and migration kinds, as a cluster with KubeVirt has them; the local
+	// nodes answer for them.
+	if out, err := s.Kubectl(ctx, bytes.NewReader(virt.CRDs), "apply", "-f", "-"); err != nil {
+		return fmt.Errorf("KubeVirt CRDs: %v\n%s", err, out)
+	}
+	if out, err := s.Kubectl(ctx, nil, "wait", "--for=condition=Established", "--timeout=60s",
+		"crd/virtualmachineinstances.kubevirt.io", "crd/virtualmachineinstancemigrations.kubevirt.io"); err != nil {
+		return fmt.Errorf("KubeVirt CRDs: %v\n%s", err, out)
+	}
 
 	dvcrKC := filepath.Join(s.opts.Dir, "dvcr.kubeconfig")
 	if err := s.writeKubeconfig(dvcrKC, s.KubeURL, "dvcr"); err != nil {
@@ -118,6 +129,11 @@ func (s *Stack) startPlatform(ctx context.Context, configPath string) error {
 			"--volumes-dir=" + filepath.Join(s.opts.Dir, "volumes"),
 			"--bin-dir=" + s.opts.Bin,
 			"--provisioner",
+		}
+		for flag, v := range map[string]string{"--runtime": s.opts.NodeRuntime, "--cpu": s.opts.NodeCPU, "--memory": s.opts.NodeMemory} {
+			if v != "" {
+				args = append(args, flag+"="+v)
+			}
 		}
 		if err := s.run("local-"+name, filepath.Join(s.opts.Bin, "local-node"), args...); err != nil {
 			return err

@@ -50,6 +50,9 @@ type Options struct {
 	// NodeRuntime runs the VMs of the local nodes: "qemu" (default) or "hollow" (no guest,
 	// for control-plane benchmarks).
 	NodeRuntime string
+	// NodeCPU and NodeMemory override the capacity the local nodes report ("" is the
+	// machine's), so hollow nodes can hold many VMs.
+	NodeCPU, NodeMemory string
 	// WithoutPlatform starts the API only: no scheduler, DVCR, controller or local nodes.
 	WithoutPlatform bool
 	// ExtraVirtualizationArgs are appended to virtualization-apiserver's flags.

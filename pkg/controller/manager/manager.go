@@ -34,6 +34,7 @@ import (
 	"github.com/virtplane/virtplane/pkg/config"
 	"github.com/virtplane/virtplane/pkg/controller/disk"
 	"github.com/virtplane/virtplane/pkg/controller/image"
+	"github.com/virtplane/virtplane/pkg/controller/ipam"
 	"github.com/virtplane/virtplane/pkg/controller/provisioning"
 	"github.com/virtplane/virtplane/pkg/controller/vm"
 	"github.com/virtplane/virtplane/pkg/controller/vmclass"
@@ -100,6 +101,15 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cidrs, err := ipam.ParseCIDRs(cfg.VirtualMachineCIDRs)
+	if err != nil {
+		return err
+	}
+	retention, err := cfg.LeaseRetention()
+	if err != nil {
+		return err
+	}
+	addrs := ipam.Settings{CIDRs: cidrs, Retention: retention}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -118,7 +128,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 
 	run := func(ctx context.Context) {
-		if err := runControllers(ctx, clients{kube: kube, virt: virt, kv: kv}, settings, o.Workers); err != nil {
+		if err := runControllers(ctx, clients{kube: kube, virt: virt, kv: kv}, settings, addrs, o.Workers); err != nil {
 			klog.ErrorS(err, "Controllers stopped")
 		}
 		cancel()
@@ -196,7 +206,7 @@ type clients struct {
 }
 
 // runControllers builds the informers and controllers and runs them until ctx ends.
-func runControllers(ctx context.Context, cl clients, settings provisioning.Settings, workers int) error {
+func runControllers(ctx context.Context, cl clients, settings provisioning.Settings, addrs ipam.Settings, workers int) error {
 	kube, virt := cl.kube, cl.virt
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -253,6 +263,12 @@ func runControllers(ctx context.Context, cl clients, settings provisioning.Setti
 	if err != nil {
 		return err
 	}
+	ips, err := ipam.New(virt, ipam.Informers{
+		VirtualMachines: v.VirtualMachines(), VirtualMachineIPAddresses: v.VirtualMachineIPAddresses(), Leases: v.VirtualMachineIPAddressLeases(),
+	}, addrs, recorder)
+	if err != nil {
+		return err
+	}
 	ops, err := vmop.New(virt, cl.kv, vmop.Informers{
 		VirtualMachineOperations: v.VirtualMachineOperations(), VirtualMachines: v.VirtualMachines(), VMIs: vmis,
 	}, vmop.Settings{}, recorder)
@@ -267,7 +283,7 @@ func runControllers(ctx context.Context, cl clients, settings provisioning.Setti
 	defer core.Shutdown()
 	defer virtFactory.Shutdown()
 
-	runs := []func(context.Context, int) error{imgs.Run, disks.Run, vms.Run, ops.Run, classes.Run}
+	runs := []func(context.Context, int) error{imgs.Run, disks.Run, vms.Run, ops.Run, classes.Run, ips.Run}
 	errs := make(chan error, len(runs))
 	for _, run := range runs {
 		go func() { errs <- run(ctx, workers) }()
