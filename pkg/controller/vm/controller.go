@@ -62,7 +62,8 @@ type Controller struct {
 	secLister  corelisters.SecretLister
 	synced     []cache.InformerSynced
 
-	queue workqueue.TypedRateLimitingInterface[string]
+	queue   workqueue.TypedRateLimitingInterface[string]
+	backoff *crashBackoff
 }
 
 // New wires the controller to its informers; call it before the informers start.
@@ -80,6 +81,7 @@ func New(virt versioned.Interface, kv kubevirt.Interface, kube kubernetes.Interf
 		secLister:  inf.Secrets.Lister(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "vm"}),
+		backoff: newCrashBackoff(),
 	}
 	c.synced = []cache.InformerSynced{
 		inf.VirtualMachines.Informer().HasSynced, inf.VirtualDisks.Informer().HasSynced,

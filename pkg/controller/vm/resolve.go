@@ -24,6 +24,7 @@ type resolved struct {
 	ready    bool   // everything the VMI needs is ready
 	changes  []Change
 	requeue  time.Duration
+	backoff  string // why a start waits after failures
 }
 
 func (c *Controller) resolve(vm *v1alpha2.VirtualMachine, st *v1alpha2.VirtualMachineStatus) *resolved {

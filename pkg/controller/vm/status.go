@@ -78,7 +78,9 @@ func (c *Controller) observe(vm *v1alpha2.VirtualMachine, vmi *kvv1.VirtualMachi
 	st.Node, st.GuestOSInfo, st.Networks = "", nil, nil
 	switch {
 	case vmi == nil:
-		if should && r.ready {
+		if should && r.backoff != "" {
+			set(RunningType, false, NotRunning, r.backoff)
+		} else if should && r.ready {
 			set(RunningType, false, NotRunning, "Starting the VM.")
 		} else if should {
 			set(RunningType, false, NotRunning, "Waiting for "+waitingOn(st)+".")

@@ -29,6 +29,9 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 	defer provisioning.LogSync(ctx, "VirtualMachine", key)()
 	vm, err := c.get(key)
 	if err != nil || vm == nil {
+		if vm == nil {
+			c.backoff.forget(key)
+		}
 		return 0, err
 	}
 	vmi, err := c.vmi(vm)
@@ -46,7 +49,7 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 
 	st := vm.Status.DeepCopy()
 	r := c.resolve(vm, st)
-	if err := c.power(ctx, vm, vmi, r); err != nil {
+	if err := c.power(ctx, key, vm, vmi, r); err != nil {
 		return 0, err
 	}
 	if err := c.observe(vm, vmi, r, st); err != nil {
@@ -73,8 +76,15 @@ func (c *Controller) vmi(vm *v1alpha2.VirtualMachine) (*kvv1.VirtualMachineInsta
 // power starts and stops the VM: it creates the VMI while the VM should run and everything it
 // needs is ready, deletes it when the VM should not run, after the guest ended by itself, and
 // for an automatic restart.
-func (c *Controller) power(ctx context.Context, vm *v1alpha2.VirtualMachine, vmi *kvv1.VirtualMachineInstance, r *resolved) error {
+func (c *Controller) power(ctx context.Context, key string, vm *v1alpha2.VirtualMachine, vmi *kvv1.VirtualMachineInstance, r *resolved) error {
 	should := powerstate.ShouldRun(vm)
+	if vmi != nil && vmi.Status.Phase == kvv1.Running {
+		for _, p := range vmi.Status.PhaseTransitionTimestamps {
+			if p.Phase == kvv1.Running {
+				c.backoff.running(key, p.PhaseTransitionTimestamp.Time)
+			}
+		}
+	}
 	switch {
 	case vmi != nil && vmi.DeletionTimestamp != nil:
 		return nil // stopping; a new VMI comes once this one is gone
@@ -88,11 +98,12 @@ func (c *Controller) power(ctx context.Context, vm *v1alpha2.VirtualMachine, vmi
 				return err
 			}
 		}
-		reason := "GuestStopped"
 		if vmi.Status.Phase == kvv1.Failed {
-			reason = "GuestFailed"
+			d := c.backoff.failed(key)
+			c.recorder.Eventf(vm, corev1.EventTypeWarning, "GuestFailed", "The VM failed (%s); runPolicy %s; the next start waits %s", vmiMessage(vmi), vm.Spec.RunPolicy, d)
+		} else {
+			c.recorder.Eventf(vm, corev1.EventTypeNormal, "GuestStopped", "The guest powered off; runPolicy %s", vm.Spec.RunPolicy)
 		}
-		c.recorder.Eventf(vm, corev1.EventTypeNormal, reason, "The guest ended (VMI %s); runPolicy %s", vmi.Status.Phase, vm.Spec.RunPolicy)
 		return c.deleteVMI(ctx, vmi, ptr.To[int64](0))
 	case vmi != nil && !should:
 		c.recorder.Event(vm, corev1.EventTypeNormal, "Stopping", "Stopping the virtual machine")
@@ -102,6 +113,11 @@ func (c *Controller) power(ctx context.Context, vm *v1alpha2.VirtualMachine, vmi
 		c.recorder.Event(vm, corev1.EventTypeNormal, "Restarting", "Restarting to apply changes (restartApprovalMode Automatic)")
 		return c.deleteVMI(ctx, vmi, nil)
 	case vmi == nil && should && r.ready:
+		if d, n := c.backoff.wait(key); d > 0 {
+			r.backoff = fmt.Sprintf("The VM failed %d times in a row; it starts again in %s.", n, d.Round(time.Second))
+			r.requeue = d
+			return nil
+		}
 		obj, err := buildVMI(r.machine)
 		if err != nil {
 			return err
