@@ -143,8 +143,10 @@ install -m 0755 "${pkgs}/bin/busybox" "${root}/bin/busybox"
 # expect "ip a" to work there, as it does on Debian.
 "${root}/bin/busybox" --list-full | while read -r applet; do
     case "${applet##*/}" in dpkg | dpkg-deb | rpm | rpm2cpio | linuxrc | busybox) continue ;; esac
-    [ -e "${root}/${applet}" ] || ln -s /bin/busybox "${root}/${applet}"
-    [ -e "${root}/bin/${applet##*/}" ] || ln -s /bin/busybox "${root}/bin/${applet##*/}"
+    for link in "${applet}" "bin/${applet##*/}"; do
+        # -L too: the link points into the guest, where the host may have no busybox.
+        [ -e "${root}/${link}" ] || [ -L "${root}/${link}" ] || ln -s /bin/busybox "${root}/${link}"
+    done
 done
 ln -sfn bin/busybox "${root}/init"
 
