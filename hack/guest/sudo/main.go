@@ -17,6 +17,9 @@ import (
 
 const securePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+// etc is where the account and sudoers files are; tests point it elsewhere.
+var etc = "/etc"
+
 type account struct {
 	name, home, shell string
 	uid, gid          int
@@ -147,8 +150,8 @@ func allowed(user string, gids []int) error {
 			}
 		}
 	}
-	files := []string{"/etc/sudoers"}
-	more, _ := filepath.Glob("/etc/sudoers.d/*")
+	files := []string{filepath.Join(etc, "sudoers")}
+	more, _ := filepath.Glob(filepath.Join(etc, "sudoers.d", "*"))
 	files = append(files, more...)
 	needsPassword := false
 	for _, f := range files {
@@ -180,7 +183,7 @@ func allowed(user string, gids []int) error {
 
 func readAccounts() ([]account, error) {
 	var out []account
-	err := eachLine("/etc/passwd", func(f []string) {
+	err := eachLine(filepath.Join(etc, "passwd"), func(f []string) {
 		if len(f) < 7 {
 			return
 		}
@@ -201,7 +204,7 @@ type group struct {
 
 func readGroups() []group {
 	var out []group
-	eachLine("/etc/group", func(f []string) {
+	eachLine(filepath.Join(etc, "group"), func(f []string) {
 		if len(f) < 4 {
 			return
 		}
