@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -161,7 +162,7 @@ func (h *handler) watch(key string, st *vmState) {
 			}
 			info := pollAgent(h.runCtx, m.Agent())
 			h.mu.Lock()
-			changed := !equality.Semantic.DeepEqual(st.agent, info)
+			changed := !reflect.DeepEqual(st.agent, info)
 			st.agent = info
 			h.mu.Unlock()
 			if changed {

@@ -1,0 +1,410 @@
+package localnode_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+	kvv1 "kubevirt.io/api/core/v1"
+
+	"github.com/virtplane/virtplane/internal/localstack"
+	"github.com/virtplane/virtplane/pkg/kubevirt"
+	"github.com/virtplane/virtplane/pkg/localnode"
+	"github.com/virtplane/virtplane/pkg/localnode/virt"
+)
+
+// virtEnv is a real kube-apiserver, kube-controller-manager (garbage collector, PV binder)
+// and kube-scheduler with the KubeVirt CRDs, and one local node standing in for KubeVirt.
+type virtEnv struct {
+	ctx     context.Context
+	stack   *localstack.Stack
+	client  kubernetes.Interface
+	kv      *kubevirt.Client
+	node    *localnode.Node
+	volumes string
+	// nodeDir is the node's state directory.
+	nodeDir string
+}
+
+func startVirtEnv(t *testing.T, rt virt.Runtime, timeout time.Duration) *virtEnv {
+	t.Helper()
+	bin := os.Getenv("E2E_BIN")
+	if bin == "" {
+		t.Skip("E2E_BIN is not set: point it at a bin/ with etcd, kube-apiserver, kube-controller-manager and kube-scheduler (hack/build-tools.sh)")
+	}
+	for _, p := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		if _, err := os.Stat(filepath.Join(bin, p)); err != nil {
+			t.Skipf("E2E_BIN=%s lacks %s (hack/build-tools.sh builds it)", bin, p)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	stack, err := localstack.Start(ctx, localstack.Options{Dir: filepath.Join(dir, "stack"), Bin: bin, WithoutVirtualization: true})
+	if err != nil {
+		t.Fatalf("starting the stack: %v", err)
+	}
+	t.Cleanup(stack.Stop)
+	logs := filepath.Join(dir, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	startProgram(t, logs, filepath.Join(bin, "kube-scheduler"), "--kubeconfig="+stack.Kubeconfig,
+		"--authentication-kubeconfig="+stack.Kubeconfig, "--authorization-kubeconfig="+stack.Kubeconfig,
+		"--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false")
+	restCfg, err := clientcmd.BuildConfigFromFlags("", stack.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := virt.InstallCRDs(ctx, apiextensionsclient.NewForConfigOrDie(restCfg)); err != nil {
+		t.Fatal(err)
+	}
+	env := &virtEnv{ctx: ctx, stack: stack, client: kubernetes.NewForConfigOrDie(restCfg), volumes: filepath.Join(dir, "volumes"),
+		nodeDir: filepath.Join(dir, "nodes", "node-1")}
+	if env.kv, err = kubevirt.NewForConfig(restCfg); err != nil {
+		t.Fatal(err)
+	}
+	env.node, err = localnode.New(localnode.Config{NodeName: "node-1", StateDir: env.nodeDir,
+		VolumesDir: env.volumes, BinDir: filepath.Join(dir, "bin"), PodIPIndex: 1, Provisioner: true,
+		KubeVirt: env.kv, VMRuntime: rt}, env.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeCtx, stopNode := context.WithCancel(ctx)
+	nodeDone := make(chan error, 1)
+	go func() { nodeDone <- env.node.Run(nodeCtx) }()
+	t.Cleanup(func() {
+		stopNode()
+		select {
+		case <-nodeDone:
+		case <-time.After(20 * time.Second):
+			t.Error("the node did not stop")
+		}
+	})
+	for _, sc := range []struct {
+		name string
+		mode storagev1.VolumeBindingMode
+	}{{"local", storagev1.VolumeBindingImmediate}, {"local-wffc", storagev1.VolumeBindingWaitForFirstConsumer}} {
+		class := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: sc.name}, Provisioner: localnode.ProvisionerName,
+			VolumeBindingMode: &sc.mode, ReclaimPolicy: ptr.To(corev1.PersistentVolumeReclaimDelete)}
+		if _, err := env.client.StorageV1().StorageClasses().Create(ctx, class, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return env
+}
+
+func (e *virtEnv) createClaim(t *testing.T, name, class string, mode corev1.PersistentVolumeMode, size string) {
+	t.Helper()
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			StorageClassName: ptr.To(class), VolumeMode: &mode,
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}},
+		},
+	}
+	if _, err := e.client.CoreV1().PersistentVolumeClaims("default").Create(e.ctx, pvc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *virtEnv) vmi(t *testing.T, name string) (*kvv1.VirtualMachineInstance, error) {
+	return e.kv.VirtualMachineInstances("default").Get(e.ctx, name, metav1.GetOptions{})
+}
+
+// launcherPods lists the launcher Pods of a VMI, as a user would find them.
+func (e *virtEnv) launcherPods(t *testing.T, vmi *kvv1.VirtualMachineInstance) []corev1.Pod {
+	t.Helper()
+	pods, err := e.client.CoreV1().Pods("default").List(e.ctx, metav1.ListOptions{LabelSelector: kvv1.CreatedByLabel + "=" + string(vmi.UID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pods.Items
+}
+
+func vmiCondition(vmi *kvv1.VirtualMachineInstance, t kvv1.VirtualMachineInstanceConditionType) *kvv1.VirtualMachineInstanceCondition {
+	for i := range vmi.Status.Conditions {
+		if vmi.Status.Conditions[i].Type == t {
+			return &vmi.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// deleteAndWait deletes a VMI and waits until it and its launcher Pods are gone.
+func (e *virtEnv) deleteAndWait(t *testing.T, vmi *kvv1.VirtualMachineInstance) {
+	t.Helper()
+	if err := e.kv.VirtualMachineInstances("default").Delete(e.ctx, vmi.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "VMI "+vmi.Name+" and its launcher pod gone", func() (bool, string) {
+		_, err := e.vmi(t, vmi.Name)
+		pods := e.launcherPods(t, vmi)
+		return apierrors.IsNotFound(err) && len(pods) == 0, fmt.Sprintf("vmi: %v, %d pods", err, len(pods))
+	})
+}
+
+func testVMI(name string, memory string) *kvv1.VirtualMachineInstance {
+	return &kvv1.VirtualMachineInstance{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": name}},
+		Spec: kvv1.VirtualMachineInstanceSpec{
+			Domain: kvv1.DomainSpec{
+				CPU:    &kvv1.CPU{Sockets: 1, Cores: 1, Threads: 1},
+				Memory: &kvv1.Memory{Guest: ptr.To(resource.MustParse(memory))},
+				Resources: kvv1.ResourceRequirements{Requests: corev1.ResourceList{
+					corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse(memory)}},
+			},
+			TerminationGracePeriodSeconds: ptr.To[int64](20),
+		},
+	}
+}
+
+// TestKubeVirtStandInHollow: a VMI with a WaitForFirstConsumer disk gets a launcher Pod the real
+// kube-scheduler places (binding the claim), runs on the hollow runtime with its annotated
+// address, shows in kubectl's columns, and goes with its Pod when deleted; a VMI no node can
+// hold stays Scheduling with the scheduler's reason and is deleted cleanly too.
+func TestKubeVirtStandInHollow(t *testing.T) {
+	e := startVirtEnv(t, virt.Hollow{}, 3*time.Minute)
+	e.createClaim(t, "root", "local-wffc", corev1.PersistentVolumeFilesystem, "16Mi")
+
+	vmi := testVMI("web", "128Mi")
+	vmi.Annotations = map[string]string{virt.IPAddressAnnotation: "10.66.10.20"}
+	vmi.Spec.Domain.Devices.Disks = []kvv1.Disk{{Name: "root", BootOrder: ptr.To[uint](1), DiskDevice: kvv1.DiskDevice{Disk: &kvv1.DiskTarget{Bus: "virtio"}}}}
+	vmi.Spec.Volumes = []kvv1.Volume{{Name: "root", VolumeSource: kvv1.VolumeSource{PersistentVolumeClaim: &kvv1.PersistentVolumeClaimVolumeSource{
+		PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: "root"}}}}}
+	vmi, err := e.kv.VirtualMachineInstances("default").Create(e.ctx, vmi, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, "VMI web Running", func() (bool, string) {
+		vmi, err = e.vmi(t, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		return vmi.Status.Phase == kvv1.Running, fmt.Sprintf("phase %q %+v", vmi.Status.Phase, vmi.Status.Conditions)
+	})
+	if vmi.Status.NodeName != "node-1" || len(vmi.Status.Interfaces) != 1 || vmi.Status.Interfaces[0].IP != "10.66.10.20" {
+		t.Errorf("running VMI: node %q interfaces %+v", vmi.Status.NodeName, vmi.Status.Interfaces)
+	}
+	if c := vmiCondition(vmi, kvv1.VirtualMachineInstanceReady); c == nil || c.Status != corev1.ConditionTrue {
+		t.Errorf("Ready %+v", c)
+	}
+	pods := e.launcherPods(t, vmi)
+	if len(pods) != 1 {
+		t.Fatalf("%d launcher pods", len(pods))
+	}
+	pod := pods[0]
+	if !regexp.MustCompile(`^virt-launcher-web-[a-z0-9]{5}$`).MatchString(pod.Name) || pod.Spec.NodeName != "node-1" ||
+		pod.Status.Phase != corev1.PodRunning || pod.Status.PodIP == "" || pod.Labels["kubevirt.io"] != "virt-launcher" || pod.Labels["app"] != "web" {
+		t.Errorf("launcher pod %s on %q: %s, ip %q, labels %v", pod.Name, pod.Spec.NodeName, pod.Status.Phase, pod.Status.PodIP, pod.Labels)
+	}
+	claim, err := e.client.CoreV1().PersistentVolumeClaims("default").Get(e.ctx, "root", metav1.GetOptions{})
+	if err != nil || claim.Status.Phase != corev1.ClaimBound {
+		t.Errorf("the WaitForFirstConsumer claim is not bound: %+v %v", claim.Status, err)
+	}
+	out, err := e.stack.Kubectl(e.ctx, nil, "get", "vmi", "web", "-n", "default")
+	if err != nil || !regexp.MustCompile(`web\s+\S+\s+Running\s+10\.66\.10\.20\s+node-1\s+True`).Match(out) {
+		t.Errorf("kubectl get vmi:\n%s %v", out, err)
+	}
+
+	big := testVMI("huge", "64Ti")
+	if big, err = e.kv.VirtualMachineInstances("default").Create(e.ctx, big, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "VMI huge unschedulable", func() (bool, string) {
+		v, err := e.vmi(t, "huge")
+		if err != nil {
+			return false, err.Error()
+		}
+		c := vmiCondition(v, "PodScheduled")
+		return v.Status.Phase == kvv1.Scheduling && c != nil && c.Status == corev1.ConditionFalse && c.Reason == "Unschedulable",
+			fmt.Sprintf("phase %q %+v", v.Status.Phase, v.Status.Conditions)
+	})
+
+	e.deleteAndWait(t, vmi)
+	e.deleteAndWait(t, big)
+}
+
+// TestKubeVirtStandInQEMU boots the project's guest from a PVC-backed disk: the VMI runs,
+// the guest agent connects and reports the annotated address, and a poweroff typed on the
+// serial console ends the VMI Succeeded.
+func TestKubeVirtStandInQEMU(t *testing.T) {
+	guest, err := filepath.Abs("../../bin/guest/guest.qcow2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(guest); err != nil {
+		t.Skip("no guest image: hack/guest/build.sh makes bin/guest/guest.qcow2")
+	}
+	for _, p := range []string{"qemu-system-x86_64", "qemu-img"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed (hack/install-deps.sh)", p)
+		}
+	}
+	e := startVirtEnv(t, virt.QEMU{}, 5*time.Minute)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		logs, _ := filepath.Glob(filepath.Join(e.nodeDir, "vms", "*", "*.log"))
+		for _, l := range logs {
+			data, _ := os.ReadFile(l)
+			if len(data) > 3000 {
+				data = data[len(data)-3000:]
+			}
+			t.Logf("%s (end):\n%s", l, data)
+		}
+	})
+	e.createClaim(t, "guest-root", "local", corev1.PersistentVolumeBlock, "128Mi")
+	var file string
+	eventually(t, time.Minute, "claim guest-root bound", func() (bool, string) {
+		c, err := e.client.CoreV1().PersistentVolumeClaims("default").Get(e.ctx, "guest-root", metav1.GetOptions{})
+		if err != nil || c.Status.Phase != corev1.ClaimBound {
+			return false, fmt.Sprintf("%v %v", c.Status.Phase, err)
+		}
+		file = localnode.VolumePath(e.volumes, c.Spec.VolumeName, corev1.PersistentVolumeBlock)
+		return true, ""
+	})
+	// What the platform's importer does: the disk, converted to raw, on the volume.
+	if out, err := exec.Command("qemu-img", "convert", "-n", "-O", "raw", guest, file).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img convert: %v\n%s", err, out)
+	}
+
+	vmi := testVMI("guest", "256Mi")
+	vmi.Annotations = map[string]string{virt.IPAddressAnnotation: "10.66.10.21"}
+	vmi.Spec.Domain.Devices.Disks = []kvv1.Disk{
+		{Name: "root", BootOrder: ptr.To[uint](1), DiskDevice: kvv1.DiskDevice{Disk: &kvv1.DiskTarget{Bus: "virtio"}}},
+		{Name: "cloudinit", DiskDevice: kvv1.DiskDevice{Disk: &kvv1.DiskTarget{Bus: "virtio"}}},
+	}
+	vmi.Spec.Volumes = []kvv1.Volume{
+		{Name: "root", VolumeSource: kvv1.VolumeSource{PersistentVolumeClaim: &kvv1.PersistentVolumeClaimVolumeSource{
+			PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: "guest-root"}}}},
+		{Name: "cloudinit", VolumeSource: kvv1.VolumeSource{CloudInitNoCloud: &kvv1.CloudInitNoCloudSource{UserData: `#cloud-config
+users:
+- name: cloud
+  plain_text_passwd: cloud
+  lock_passwd: false
+  sudo: ALL=(ALL) NOPASSWD:ALL
+`}}},
+	}
+	if vmi, err = e.kv.VirtualMachineInstances("default").Create(e.ctx, vmi, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, "VMI guest Running with its agent connected", func() (bool, string) {
+		vmi, err = e.vmi(t, "guest")
+		if err != nil {
+			return false, err.Error()
+		}
+		if vmi.IsFinal() {
+			t.Fatalf("VMI ended: %s %s %+v", vmi.Status.Phase, vmi.Status.Reason, vmi.Status.Conditions)
+		}
+		c := vmiCondition(vmi, kvv1.VirtualMachineInstanceAgentConnected)
+		return vmi.Status.Phase == kvv1.Running && c != nil && c.Status == corev1.ConditionTrue && len(vmi.Status.Interfaces) == 1 &&
+				vmi.Status.Interfaces[0].InterfaceName != "",
+			fmt.Sprintf("phase %q conditions %+v interfaces %+v", vmi.Status.Phase, vmi.Status.Conditions, vmi.Status.Interfaces)
+	})
+	iface := vmi.Status.Interfaces[0]
+	if iface.IP != "10.66.10.21" || iface.InfoSource != "domain, guest-agent" {
+		t.Errorf("interface %+v", iface)
+	}
+	if vmi.Status.GuestOSInfo.KernelRelease == "" || vmi.Status.GuestOSInfo.ID == "" {
+		t.Errorf("guestOSInfo %+v", vmi.Status.GuestOSInfo)
+	}
+
+	sockets, ok := e.node.VMSockets("default", "guest")
+	if !ok {
+		t.Fatal("the node does not report the VM's sockets")
+	}
+	c := dialSerial(t, sockets.Serial)
+	c.send("")
+	c.waitFor(t, "guest login: ")
+	c.send("cloud")
+	c.waitFor(t, "Password: ")
+	c.send("cloud")
+	c.waitFor(t, "$ ")
+	c.send("sudo poweroff")
+	eventually(t, 2*time.Minute, "VMI guest Succeeded after the poweroff", func() (bool, string) {
+		vmi, err = e.vmi(t, "guest")
+		if err != nil {
+			return false, err.Error()
+		}
+		return vmi.Status.Phase == kvv1.Succeeded, fmt.Sprintf("phase %q reason %q", vmi.Status.Phase, vmi.Status.Reason)
+	})
+	if vmi.Status.Reason != virt.ReasonGuestShutdown {
+		t.Errorf("reason %q", vmi.Status.Reason)
+	}
+	pods := e.launcherPods(t, vmi)
+	if len(pods) != 1 || pods[0].Status.Phase != corev1.PodSucceeded {
+		t.Errorf("launcher pods after the poweroff: %+v", pods)
+	}
+	e.deleteAndWait(t, vmi)
+}
+
+// serial is the VM's serial console.
+type serial struct {
+	conn net.Conn
+	mu   sync.Mutex
+	out  bytes.Buffer
+	seen int
+}
+
+func dialSerial(t *testing.T, path string) *serial {
+	t.Helper()
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatalf("serial console: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	s := &serial{conn: conn}
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := conn.Read(b)
+			s.mu.Lock()
+			s.out.Write(b[:n])
+			s.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return s
+}
+
+func (s *serial) send(line string) { _, _ = s.conn.Write([]byte(line + "\r")) }
+
+// waitFor waits for text after what was already matched.
+func (s *serial) waitFor(t *testing.T, text string) {
+	t.Helper()
+	eventually(t, 2*time.Minute, "serial console shows "+text, func() (bool, string) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		rest := s.out.Bytes()[s.seen:]
+		if i := bytes.Index(rest, []byte(text)); i >= 0 {
+			s.seen += i + len(text)
+			return true, ""
+		}
+		if len(rest) > 300 {
+			rest = rest[len(rest)-300:]
+		}
+		return false, string(rest)
+	})
+}
