@@ -41,6 +41,35 @@ type virtEnv struct {
 	volumes string
 	// nodeDir is the node's state directory.
 	nodeDir string
+	// stopNode stops the node and waits for it.
+	stopNode func()
+}
+
+// startNode starts the local node node-1 in process; the test stops it.
+func (e *virtEnv) startNode(t *testing.T, rt virt.Runtime) {
+	t.Helper()
+	var err error
+	e.node, err = localnode.New(localnode.Config{NodeName: "node-1", StateDir: e.nodeDir,
+		VolumesDir: e.volumes, BinDir: filepath.Join(e.nodeDir, "bin"), PodIPIndex: 1, Provisioner: true,
+		KubeVirt: e.kv, VMRuntime: rt}, e.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.node.Run(ctx) }()
+	var once sync.Once
+	e.stopNode = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Error("the node did not stop")
+			}
+		})
+	}
+	t.Cleanup(e.stopNode)
 }
 
 func startVirtEnv(t *testing.T, rt virt.Runtime, timeout time.Duration) *virtEnv {
@@ -81,23 +110,7 @@ func startVirtEnv(t *testing.T, rt virt.Runtime, timeout time.Duration) *virtEnv
 	if env.kv, err = kubevirt.NewForConfig(restCfg); err != nil {
 		t.Fatal(err)
 	}
-	env.node, err = localnode.New(localnode.Config{NodeName: "node-1", StateDir: env.nodeDir,
-		VolumesDir: env.volumes, BinDir: filepath.Join(dir, "bin"), PodIPIndex: 1, Provisioner: true,
-		KubeVirt: env.kv, VMRuntime: rt}, env.client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeCtx, stopNode := context.WithCancel(ctx)
-	nodeDone := make(chan error, 1)
-	go func() { nodeDone <- env.node.Run(nodeCtx) }()
-	t.Cleanup(func() {
-		stopNode()
-		select {
-		case <-nodeDone:
-		case <-time.After(20 * time.Second):
-			t.Error("the node did not stop")
-		}
-	})
+	env.startNode(t, rt)
 	for _, sc := range []struct {
 		name string
 		mode storagev1.VolumeBindingMode
@@ -177,37 +190,65 @@ func testVMI(name string, memory string) *kvv1.VirtualMachineInstance {
 	}
 }
 
-// TestKubeVirtStandInHollow: a VMI with a WaitForFirstConsumer disk gets a launcher Pod the real
-// kube-scheduler places (binding the claim), runs on the hollow runtime with its annotated
-// address, shows in kubectl's columns, and goes with its Pod when deleted; a VMI no node can
-// hold stays Scheduling with the scheduler's reason and is deleted cleanly too.
-func TestKubeVirtStandInHollow(t *testing.T) {
-	e := startVirtEnv(t, virt.Hollow{}, 3*time.Minute)
-	e.createClaim(t, "root", "local-wffc", corev1.PersistentVolumeFilesystem, "16Mi")
+// waitPhase waits until the VMI reaches phase (and reason, if given) and returns it.
+func (e *virtEnv) waitPhase(t *testing.T, name string, phase kvv1.VirtualMachineInstancePhase, reason string, timeout time.Duration) *kvv1.VirtualMachineInstance {
+	t.Helper()
+	var vmi *kvv1.VirtualMachineInstance
+	eventually(t, timeout, fmt.Sprintf("VMI %s %s %s", name, phase, reason), func() (bool, string) {
+		var err error
+		if vmi, err = e.vmi(t, name); err != nil {
+			return false, err.Error()
+		}
+		return vmi.Status.Phase == phase && (reason == "" || vmi.Status.Reason == reason),
+			fmt.Sprintf("phase %q reason %q %+v", vmi.Status.Phase, vmi.Status.Reason, vmi.Status.Conditions)
+	})
+	return vmi
+}
 
-	vmi := testVMI("web", "128Mi")
-	vmi.Annotations = map[string]string{virt.IPAddressAnnotation: "10.66.10.20"}
-	vmi.Spec.Domain.Devices.Disks = []kvv1.Disk{{Name: "root", BootOrder: ptr.To[uint](1), DiskDevice: kvv1.DiskDevice{Disk: &kvv1.DiskTarget{Bus: "virtio"}}}}
-	vmi.Spec.Volumes = []kvv1.Volume{{Name: "root", VolumeSource: kvv1.VolumeSource{PersistentVolumeClaim: &kvv1.PersistentVolumeClaimVolumeSource{
-		PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: "root"}}}}}
+func (e *virtEnv) createVMI(t *testing.T, vmi *kvv1.VirtualMachineInstance) *kvv1.VirtualMachineInstance {
+	t.Helper()
 	vmi, err := e.kv.VirtualMachineInstances("default").Create(e.ctx, vmi, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 90*time.Second, "VMI web Running", func() (bool, string) {
-		vmi, err = e.vmi(t, "web")
-		if err != nil {
-			return false, err.Error()
-		}
-		return vmi.Status.Phase == kvv1.Running, fmt.Sprintf("phase %q %+v", vmi.Status.Phase, vmi.Status.Conditions)
-	})
-	if vmi.Status.NodeName != "node-1" || len(vmi.Status.Interfaces) != 1 || vmi.Status.Interfaces[0].IP != "10.66.10.20" {
-		t.Errorf("running VMI: node %q interfaces %+v", vmi.Status.NodeName, vmi.Status.Interfaces)
+	return vmi
+}
+
+// deleteLauncherPod deletes the VMI's one launcher Pod, as a user or a drain would.
+func (e *virtEnv) deleteLauncherPod(t *testing.T, vmi *kvv1.VirtualMachineInstance) {
+	t.Helper()
+	pods := e.launcherPods(t, vmi)
+	if len(pods) != 1 {
+		t.Fatalf("VMI %s has %d launcher pods", vmi.Name, len(pods))
 	}
-	if c := vmiCondition(vmi, kvv1.VirtualMachineInstanceReady); c == nil || c.Status != corev1.ConditionTrue {
+	if err := e.client.CoreV1().Pods("default").Delete(e.ctx, pods[0].Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKubeVirtStandInHollow: a VMI with a WaitForFirstConsumer disk gets a launcher Pod the
+// real kube-scheduler places (binding the claim), runs on the hollow runtime with its
+// annotated address and shows in kubectl's columns; it fails when its node restarts. A VMI
+// whose launcher Pod is deleted fails; a VMI no node can hold stays Scheduling with the
+// scheduler's reason, and fails when its Pod is deleted. Deleted VMIs go with their Pods.
+func TestKubeVirtStandInHollow(t *testing.T) {
+	e := startVirtEnv(t, virt.Hollow{}, 4*time.Minute)
+	e.createClaim(t, "root", "local-wffc", corev1.PersistentVolumeFilesystem, "16Mi")
+
+	web := testVMI("web", "128Mi")
+	web.Annotations = map[string]string{virt.IPAddressAnnotation: "10.66.10.20"}
+	web.Spec.Domain.Devices.Disks = []kvv1.Disk{{Name: "root", BootOrder: ptr.To[uint](1), DiskDevice: kvv1.DiskDevice{Disk: &kvv1.DiskTarget{Bus: "virtio"}}}}
+	web.Spec.Volumes = []kvv1.Volume{{Name: "root", VolumeSource: kvv1.VolumeSource{PersistentVolumeClaim: &kvv1.PersistentVolumeClaimVolumeSource{
+		PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: "root"}}}}}
+	e.createVMI(t, web)
+	web = e.waitPhase(t, "web", kvv1.Running, "", 90*time.Second)
+	if web.Status.NodeName != "node-1" || len(web.Status.Interfaces) != 1 || web.Status.Interfaces[0].IP != "10.66.10.20" {
+		t.Errorf("running VMI: node %q interfaces %+v", web.Status.NodeName, web.Status.Interfaces)
+	}
+	if c := vmiCondition(web, kvv1.VirtualMachineInstanceReady); c == nil || c.Status != corev1.ConditionTrue {
 		t.Errorf("Ready %+v", c)
 	}
-	pods := e.launcherPods(t, vmi)
+	pods := e.launcherPods(t, web)
 	if len(pods) != 1 {
 		t.Fatalf("%d launcher pods", len(pods))
 	}
@@ -225,10 +266,24 @@ func TestKubeVirtStandInHollow(t *testing.T) {
 		t.Errorf("kubectl get vmi:\n%s %v", out, err)
 	}
 
-	big := testVMI("huge", "64Ti")
-	if big, err = e.kv.VirtualMachineInstances("default").Create(e.ctx, big, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	// The node restarts: its VMs died with it.
+	e.stopNode()
+	e.startNode(t, virt.Hollow{})
+	e.waitPhase(t, "web", kvv1.Failed, virt.ReasonNodeRestarted, time.Minute)
+	eventually(t, 30*time.Second, "the launcher pod of web Failed", func() (bool, string) {
+		p, err := e.client.CoreV1().Pods("default").Get(e.ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return p.Status.Phase == corev1.PodFailed, string(p.Status.Phase)
+	})
+
+	api := e.createVMI(t, testVMI("api", "128Mi"))
+	e.waitPhase(t, "api", kvv1.Running, "", time.Minute)
+	e.deleteLauncherPod(t, api)
+	e.waitPhase(t, "api", kvv1.Failed, virt.ReasonPodDeleted, time.Minute)
+
+	huge := e.createVMI(t, testVMI("huge", "64Ti"))
 	eventually(t, time.Minute, "VMI huge unschedulable", func() (bool, string) {
 		v, err := e.vmi(t, "huge")
 		if err != nil {
@@ -238,9 +293,12 @@ func TestKubeVirtStandInHollow(t *testing.T) {
 		return v.Status.Phase == kvv1.Scheduling && c != nil && c.Status == corev1.ConditionFalse && c.Reason == "Unschedulable",
 			fmt.Sprintf("phase %q %+v", v.Status.Phase, v.Status.Conditions)
 	})
+	e.deleteLauncherPod(t, huge)
+	e.waitPhase(t, "huge", kvv1.Failed, virt.ReasonPodNotExists, time.Minute)
 
-	e.deleteAndWait(t, vmi)
-	e.deleteAndWait(t, big)
+	for _, v := range []*kvv1.VirtualMachineInstance{web, api, huge} {
+		e.deleteAndWait(t, v)
+	}
 }
 
 // TestKubeVirtStandInQEMU boots the project's guest from a PVC-backed disk: the VMI runs,
@@ -305,9 +363,7 @@ users:
   sudo: ALL=(ALL) NOPASSWD:ALL
 `}}},
 	}
-	if vmi, err = e.kv.VirtualMachineInstances("default").Create(e.ctx, vmi, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	vmi = e.createVMI(t, vmi)
 	eventually(t, 3*time.Minute, "VMI guest Running with its agent connected", func() (bool, string) {
 		vmi, err = e.vmi(t, "guest")
 		if err != nil {
