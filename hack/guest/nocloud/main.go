@@ -1,7 +1,8 @@
 // Command nocloud applies a NoCloud seed (the cidata drive KubeVirt's cloudInitNoCloud
 // attaches) to the test guest: the subset of cloud-init that the walkthroughs and the
-// platform's tests use. The guest's /etc/init.d/rcS runs "nocloud apply <mounted seed>" early
-// in boot and "nocloud final" in the background once the network and SSH are up.
+// platform's tests use. The guest's /etc/init.d/rcS runs "nocloud find" (device and type of
+// the drive), "nocloud apply <mounted seed>" early in boot, and "nocloud final" in the
+// background once the network and SSH are up.
 package main
 
 import (
@@ -17,7 +18,7 @@ import (
 func main() {
 	root := flag.String("root", "/", "root directory of the guest to change")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: nocloud [-root DIR] apply SEEDDIR | final\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: nocloud [-root DIR] find | apply SEEDDIR | final\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -33,6 +34,12 @@ func main() {
 	}
 	var err error
 	switch {
+	case flag.NArg() == 1 && flag.Arg(0) == "find":
+		dev, fstype := FindSeed("/sys/class/block", "/dev")
+		if dev == "" {
+			os.Exit(1)
+		}
+		fmt.Println(dev, fstype)
 	case flag.NArg() == 2 && flag.Arg(0) == "apply":
 		err = a.Apply(flag.Arg(1))
 	case flag.NArg() == 1 && flag.Arg(0) == "final":
