@@ -69,21 +69,24 @@ if ! resolve_packages; then
 fi
 
 step "build the Go programs (nocloud, sudo)"
+command -v go >/dev/null || die "needs Go on PATH to build hack/guest/nocloud and hack/guest/sudo"
 mkdir -p "${work}/go"
 (cd "${repo}" && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=false \
     -ldflags='-s -w' -o "${work}/go/" ./hack/guest/nocloud ./hack/guest/sudo)
 
-stamp=$(
-    cd "${here}"
-    for i in "${!pkg_names[@]}"; do echo "${pkg_names[$i]}=${pkg_versions[$i]}"; done
-    dpkg-query -W syslinux syslinux-common isolinux 2>/dev/null || true
-    echo "cmdline=${kernel_cmdline}"
-    find . -type f ! -name '*_test.go' ! -name '*.md' ! -path './nocloud/testdata/*' -print0 |
-        sort -z | xargs -0 sha256sum
-    find . -type f -perm -u+x ! -name '*_test.go' | sort
-    (cd "${work}/go" && sha256sum nocloud sudo)
-)
-stamp=$(echo "${stamp}" | sha256sum | cut -d' ' -f1)
+# compute_stamp hashes everything the outputs are made from.
+compute_stamp() {
+    (
+        cd "${here}"
+        for i in "${!pkg_names[@]}"; do echo "${pkg_names[$i]}=${pkg_versions[$i]}"; done
+        dpkg-query -W syslinux syslinux-common isolinux 2>/dev/null || true
+        echo "cmdline=${kernel_cmdline}"
+        find . -type f ! -name '*_test.go' ! -name '*.md' -print0 | sort -z | xargs -0 sha256sum
+        find . -type f -perm -u+x ! -name '*_test.go' | sort
+        (cd "${work}/go" && sha256sum nocloud sudo)
+    ) | sha256sum | cut -d' ' -f1
+}
+stamp=$(compute_stamp)
 if [ -f "${out}/guest.qcow2" ] && [ -f "${out}/guest.iso" ] &&
     [ "$(cat "${out}/guest.stamp" 2>/dev/null)" = "${stamp}" ]; then
     step "up to date: ${out}/guest.qcow2 ${out}/guest.iso"
@@ -114,6 +117,7 @@ if ! download_packages; then
     apt_update
     resolve_packages || die "package lists changed and cannot be resolved"
     download_packages || die "apt-get download failed"
+    stamp=$(compute_stamp)
 fi
 
 step "unpack packages"
