@@ -286,7 +286,8 @@ func stopReason(vmi *kvv1.VirtualMachineInstance, pod *corev1.Pod) (string, time
 		}
 		return ReasonPodDeleted, grace
 	case vmi.IsFinal():
-		return ReasonDeleted, 0
+		// Ended by someone else (the controller after losing the Pod): the VM follows.
+		return "VMIEnded", 0
 	}
 	return "", 0
 }
