@@ -129,6 +129,8 @@ func (s *Stack) startPlatform(ctx context.Context, configPath string) error {
 			"--volumes-dir=" + filepath.Join(s.opts.Dir, "volumes"),
 			"--bin-dir=" + s.opts.Bin,
 			"--provisioner",
+			// DVCR serves plain HTTP on loopback here (containerDisk pulls).
+			"--registry-insecure",
 		}
 		for flag, v := range map[string]string{"--runtime": s.opts.NodeRuntime, "--cpu": s.opts.NodeCPU, "--memory": s.opts.NodeMemory} {
 			if v != "" {
