@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 )
@@ -140,5 +142,58 @@ func TestSecondLeaseOfARaceIsReleased(t *testing.T) {
 	}
 	if l := e.lease("ip-10-66-10-5"); isBound(l) || retainedFor(l) != "default" {
 		t.Fatalf("the extra lease is %+v, want released for default", l.Spec)
+	}
+}
+
+func TestConcurrentAllocationAdoptsTheOtherControllersLease(t *testing.T) {
+	// Another controller allocated for the same object a moment ago: its lease is neither
+	// in this cache nor yet in what a list returns, but it sits on the object's first
+	// candidate address, which this controller tries first too.
+	ip := autoVMIP("default", "a")
+	e := newEnv(t, []string{"10.66.10.0/24"}, ip)
+	first := e.c.pool.At(candidates(ip).Uint64N(e.c.pool.Size()))
+	if _, err := e.virt.VirtualizationV1alpha2().VirtualMachineIPAddressLeases().Create(ctx, newLease(ip, first), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.virt.PrependReactor("list", "virtualmachineipaddressleases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, &v1alpha2.VirtualMachineIPAddressLeaseList{}, nil
+	})
+	if _, err := e.c.syncVMIP(ctx, "default/a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.vmip("default", "a").Status.Address; got != first.String() {
+		t.Fatalf("got %q, want the other controller's %s", got, first)
+	}
+	if n := len(e.virt.Fake.Actions()); n == 0 {
+		t.Fatal("no API calls recorded")
+	}
+	for _, a := range e.virt.Fake.Actions() {
+		if c, ok := a.(k8stesting.CreateAction); ok && c.GetResource().Resource == "virtualmachineipaddressleases" {
+			if l := c.GetObject().(*v1alpha2.VirtualMachineIPAddressLease); l.Name != LeaseName(first) {
+				t.Fatalf("the controller also created lease %s", l.Name)
+			}
+		}
+	}
+}
+
+func TestFreedAddressWakesWaitingAllocations(t *testing.T) {
+	e := newEnv(t, []string{"10.66.10.0/30"}, autoVMIP("default", "a"), autoVMIP("default", "b"), autoVMIP("default", "c"))
+	e.settle()
+	var waiting string
+	for _, ip := range e.vmips("default") {
+		if ip.Status.Address == "" {
+			waiting = ip.Name
+		}
+	}
+	if waiting == "" {
+		t.Fatal("three addresses fit in a /30")
+	}
+	for e.c.vmipQueue.Len() > 0 {
+		k, _ := e.c.vmipQueue.Get()
+		e.c.vmipQueue.Done(k)
+	}
+	e.c.leaseDeleted(nil)
+	if k, _ := e.c.vmipQueue.Get(); e.c.vmipQueue.Len() != 0 || k != "default/"+waiting {
+		t.Fatalf("a deleted lease enqueued %q (and %d more), want only the waiting %s", k, e.c.vmipQueue.Len(), waiting)
 	}
 }

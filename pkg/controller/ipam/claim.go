@@ -2,6 +2,8 @@ package ipam
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -128,6 +130,10 @@ func (c *Controller) claimAddress(ctx context.Context, ip *v1alpha2.VirtualMachi
 // allocate claims a random free address of the pool for an automatic address object. It
 // never takes an address retained for a namespace, its own included: those wait for an
 // explicit (Static) request.
+//
+// The random order is seeded by the object's UID, so two controllers that allocate for the
+// same object at once try the same address first: the second one's create fails, and it
+// adopts the lease the first one made instead of taking a second address.
 func (c *Controller) allocate(ctx context.Context, ip *v1alpha2.VirtualMachineIPAddress) (*lease, error) {
 	size := c.pool.Size()
 	if size == 0 {
@@ -147,28 +153,39 @@ func (c *Controller) allocate(ctx context.Context, ip *v1alpha2.VirtualMachineIP
 		if taken[a] {
 			return nil, nil
 		}
+		taken[a] = true
 		l, err := c.virt.VirtualizationV1alpha2().VirtualMachineIPAddressLeases().Create(ctx, newLease(ip, a), metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
-			taken[a] = true
-			return nil, nil
+			l, err = c.getLease(ctx, LeaseName(a))
+			if err != nil || l == nil || leaseRefKey(l.Spec.VirtualMachineIPAddressRef) != key(ip.Namespace, ip.Name) {
+				return nil, err
+			}
+			return l, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("create lease %s: %w", LeaseName(a), err)
 		}
 		return l, nil
 	}
+	rng := candidates(ip)
 	for range randomPicks {
-		if l, err := try(c.pool.At(rand.Uint64N(size))); l != nil || err != nil {
+		if l, err := try(c.pool.At(rng.Uint64N(size))); l != nil || err != nil {
 			return l, err
 		}
 	}
-	start := rand.Uint64N(size)
+	start := rng.Uint64N(size)
 	for i := range size {
 		if l, err := try(c.pool.At((start + i) % size)); l != nil || err != nil {
 			return l, err
 		}
 	}
 	return nil, errPoolExhausted
+}
+
+// candidates is the address object's own random sequence (see allocate).
+func candidates(ip *v1alpha2.VirtualMachineIPAddress) *rand.Rand {
+	sum := sha256.Sum256([]byte(string(ip.UID) + "/" + ip.Namespace + "/" + ip.Name))
+	return rand.New(rand.NewPCG(binary.LittleEndian.Uint64(sum[:8]), binary.LittleEndian.Uint64(sum[8:16])))
 }
 
 // release unbinds a lease from its address object; it stays, kept for the namespace, until

@@ -94,14 +94,15 @@ func New(virt versioned.Interface, inf Informers, cfg Settings, recorder record.
 	}
 	handlers := []struct {
 		inf cache.SharedIndexInformer
-		f   func(any)
+		// f sees every state of an object; deleted also sees its deletion.
+		f, deleted func(any)
 	}{
-		{inf.VirtualMachines.Informer(), c.vmChanged},
-		{inf.VirtualMachineIPAddresses.Informer(), c.vmipChanged},
-		{inf.Leases.Informer(), c.leaseChanged},
+		{inf.VirtualMachines.Informer(), c.vmChanged, nil},
+		{inf.VirtualMachineIPAddresses.Informer(), c.vmipChanged, nil},
+		{inf.Leases.Informer(), c.leaseChanged, c.leaseDeleted},
 	}
 	for _, h := range handlers {
-		f := h.f
+		f, deleted := h.f, h.deleted
 		if _, err := h.inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    f,
 			UpdateFunc: func(old, cur any) { f(old); f(cur) },
@@ -110,6 +111,9 @@ func New(virt versioned.Interface, inf Informers, cfg Settings, recorder record.
 					obj = d.Obj
 				}
 				f(obj)
+				if deleted != nil {
+					deleted(obj)
+				}
 			},
 		}); err != nil {
 			return nil, fmt.Errorf("add ipam event handler: %w", err)
@@ -194,5 +198,15 @@ func (c *Controller) leaseChanged(obj any) {
 			ip := o.(*v1alpha2.VirtualMachineIPAddress)
 			c.vmipQueue.Add(key(ip.Namespace, ip.Name))
 		}
+	}
+}
+
+// leaseDeleted wakes the automatic addresses that found the pool exhausted: an address is
+// free again.
+func (c *Controller) leaseDeleted(any) {
+	ips, _ := c.vmipIndexer.ByIndex(vmipWaitingIndex, waitingForPool)
+	for _, o := range ips {
+		ip := o.(*v1alpha2.VirtualMachineIPAddress)
+		c.vmipQueue.Add(key(ip.Namespace, ip.Name))
 	}
 }

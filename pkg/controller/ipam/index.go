@@ -18,6 +18,9 @@ const (
 	vmipByOwnerIndex = "ipam/owner-vm"
 	// vmipByAddressIndex: the address an address object asks for or holds.
 	vmipByAddressIndex = "ipam/address"
+	// vmipWaitingIndex: waitingForPool for addresses that found no free address.
+	vmipWaitingIndex = "ipam/waiting"
+	waitingForPool   = "pool"
 	// leaseByRefIndex: namespace/name of the address object a lease is bound to.
 	leaseByRefIndex = "ipam/ref"
 )
@@ -56,6 +59,13 @@ func addIndexers(inf Informers) error {
 				}
 			}
 			return keys, nil
+		},
+		vmipWaitingIndex: func(obj any) ([]string, error) {
+			ip, ok := obj.(*v1alpha2.VirtualMachineIPAddress)
+			if ok && conditionReason(ip.Status.Conditions, BoundType) == string(LeaseNotFound) {
+				return []string{waitingForPool}, nil
+			}
+			return nil, nil
 		},
 	}); err != nil {
 		return fmt.Errorf("index VirtualMachineIPAddresses: %w", err)
