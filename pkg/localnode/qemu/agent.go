@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"time"
 )
 
@@ -176,10 +178,14 @@ func (a *Agent) Call(ctx context.Context, cmd string, args any, out any) error {
 	return nil
 }
 
-// agentErr prefers the context's error to the i/o error it caused.
+// ctxErr prefers the context's error to the i/o error it caused.
 func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	// The connection's deadline is the context's; its timer may fire first.
+	if _, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) {
+		return context.DeadlineExceeded
 	}
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // Files of the runtime directory.
@@ -49,7 +50,7 @@ func prepare(ctx context.Context, cfg Config) (*launch, error) {
 			l.accel = "kvm"
 		}
 	} else if l.accel == "kvm" && !kvmUsable() {
-		return nil, fmt.Errorf("machine %s: accel kvm asked for, but /dev/kvm does not open read-write", cfg.Name)
+		return nil, fmt.Errorf("machine %s: accel kvm asked for, but KVM is not usable here (/dev/kvm read-write and a processor with VMX or SVM)", cfg.Name)
 	}
 	for i, d := range cfg.Disks {
 		dr, err := resolveDisk(d, "ua-"+d.Name, "drive-"+strconv.Itoa(i))
@@ -86,14 +87,37 @@ func generatedCD(name, path string) drive {
 	}
 }
 
-// kvmUsable tells whether KVM can run guests here.
+// kvmUsable tells whether KVM can run guests here: /dev/kvm opens read-write and the
+// processor has VMX or SVM. A /dev/kvm without either exists in some sandboxes (a
+// paravirtualised KVM); qemu starts on it but stops guests with emulation failures.
 func kvmUsable() bool {
 	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
 	if err != nil {
 		return false
 	}
 	f.Close()
-	return true
+	cpuinfo, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return false
+	}
+	return hasVirtualization(string(cpuinfo))
+}
+
+// hasVirtualization tells whether /proc/cpuinfo lists the vmx or svm flag.
+func hasVirtualization(cpuinfo string) bool {
+	for _, line := range strings.Split(cpuinfo, "\n") {
+		name, flags, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(name) != "flags" {
+			continue
+		}
+		for _, f := range strings.Fields(flags) {
+			if f == "vmx" || f == "svm" {
+				return true
+			}
+		}
+		return false // every processor lists the same flags
+	}
+	return false
 }
 
 func (l *launch) path(name string) string { return filepath.Join(l.cfg.Dir, name) }

@@ -303,3 +303,22 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestHasVirtualization(t *testing.T) {
+	tests := []struct {
+		cpuinfo string
+		want    bool
+	}{
+		{"processor\t: 0\nflags\t\t: fpu vme de pse vmx ept\nbugs\t\t: spectre_v1\n", true},
+		{"processor\t: 0\nflags\t\t: fpu sse2 svm npt\n", true},
+		// A sandbox's /dev/kvm on a processor without either (this project's CI machines).
+		{"processor\t: 0\nflags\t\t: fpu sse2 hypervisor vmmcall\n", false},
+		{"processor\t: 0\nvmx flags\t: ept vpid\n", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := hasVirtualization(tt.cpuinfo); got != tt.want {
+			t.Errorf("hasVirtualization(%q) = %v, want %v", tt.cpuinfo, got, tt.want)
+		}
+	}
+}

@@ -14,7 +14,8 @@ type Config struct {
 	Dir string
 	// Binary is the qemu program; "" is qemu-system-x86_64 from PATH.
 	Binary string
-	// Accel is "kvm", "tcg" or "" (kvm when /dev/kvm opens read-write, tcg otherwise).
+	// Accel is "kvm", "tcg" or "" (kvm when /dev/kvm opens read-write and the processor has
+	// VMX or SVM, tcg otherwise).
 	Accel string
 	CPU   CPU
 	// MemoryBytes is the guest's RAM, rounded up to whole MiB.

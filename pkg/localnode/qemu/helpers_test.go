@@ -86,3 +86,20 @@ func waitExit(t *testing.T, m *Machine, timeout time.Duration) Exit {
 		return Exit{}
 	}
 }
+
+// retry calls f every half second until it succeeds or ctx ends, and returns f's last error.
+func retry(ctx context.Context, f func(context.Context) error) error {
+	for {
+		callCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := f(callCtx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

@@ -53,10 +53,11 @@ type Machine struct {
 	// qmpReady closes when Start has set qmp or given up on it.
 	qmpReady chan struct{}
 
-	mu       sync.Mutex
-	killed   bool
-	shutdown *shutdownEvent
-	panicked bool
+	mu            sync.Mutex
+	killed        bool
+	shutdown      *shutdownEvent
+	panicked      bool
+	internalError bool
 }
 
 // shutdownEvent is QMP's SHUTDOWN.
@@ -205,7 +206,31 @@ func (m *Machine) recordEvent(ev qmpEvent) {
 		m.mu.Lock()
 		m.panicked = true
 		m.mu.Unlock()
+	case "STOP":
+		// The reader must not wait for a reply it would have to read itself.
+		go m.checkInternalError()
 	}
+}
+
+// checkInternalError ends a machine the accelerator stopped on an internal error (e.g. a KVM
+// emulation failure): qemu keeps such a machine paused forever, the guest is gone.
+func (m *Machine) checkInternalError() {
+	<-m.qmpReady
+	if m.qmp == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var status struct {
+		Status string `json:"status"`
+	}
+	if err := m.QMP(ctx, "query-status", nil, &status); err != nil || status.Status != "internal-error" {
+		return
+	}
+	m.mu.Lock()
+	m.internalError = true
+	m.mu.Unlock()
+	_ = m.signalKill()
 }
 
 // exitFor decides the Exit from what was seen and qemu's wait status.
@@ -216,6 +241,8 @@ func (m *Machine) exitFor(waitErr error) Exit {
 	switch {
 	case m.panicked || (sd != nil && sd.reason == "guest-panic"):
 		return Exit{Crashed, "the guest panicked"}
+	case m.internalError:
+		return Exit{Crashed, "the accelerator stopped the guest on an internal error" + m.stderr.suffix()}
 	case sd != nil && sd.guest:
 		return Exit{GuestShutdown, "the guest powered off"}
 	case m.killed:

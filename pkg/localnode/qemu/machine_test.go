@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -78,9 +80,30 @@ func TestMachineSerialSocketStreamsConsole(t *testing.T) {
 		t.Fatalf("serial socket: %v", err)
 	}
 	defer conn.Close()
-	// SeaBIOS may have printed its banner before this client came; a reset prints it again.
+	// SeaBIOS may have printed its banner before this client came; a reset prints it again
+	// once qemu has taken the connection (its chardev then no longer says "disconnected").
+	// The reset waits for the end of POST: SeaBIOS reset in its first moments can hang.
+	waitForLog(t, m.SerialLog(), "No bootable device", 30*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	err = retry(ctx, func(ctx context.Context) error {
+		var chardevs []struct {
+			Label    string `json:"label"`
+			Filename string `json:"filename"`
+		}
+		if err := m.QMP(ctx, "query-chardev", nil, &chardevs); err != nil {
+			return err
+		}
+		for _, c := range chardevs {
+			if c.Label == "serial0" && !strings.HasPrefix(c.Filename, "disconnected:") {
+				return nil
+			}
+		}
+		return fmt.Errorf("the serial console has no client: %+v", chardevs)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Reset(ctx); err != nil {
 		t.Fatalf("Reset: %v", err)
 	}
@@ -90,7 +113,8 @@ func TestMachineSerialSocketStreamsConsole(t *testing.T) {
 	for !strings.Contains(seen.String(), "SeaBIOS") {
 		n, err := conn.Read(buf)
 		if err != nil {
-			t.Fatalf("reading the console (%q so far): %v", seen.String(), err)
+			log, _ := os.ReadFile(m.SerialLog())
+			t.Fatalf("reading the console (%q so far): %v; the log holds %q", seen.String(), err, log)
 		}
 		seen.Write(buf[:n])
 	}
