@@ -120,9 +120,9 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig %s: %w", o.Kubeconfig, err)
 	}
-	// A node agent talks a lot on start-up (many Pods, volumes): the default 5 QPS is a kubelet's
-	// for one node, and here the machine's API server is local.
-	restCfg.QPS, restCfg.Burst = 50, 100
+	// A node agent talks a lot (Pods, volumes, and hundreds of VMIs on a hollow node): the
+	// default 5 QPS is a kubelet's for one node, and here the machine's API server is local.
+	restCfg.QPS, restCfg.Burst = 300, 600
 	restCfg.UserAgent = "local-node/" + o.NodeName
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {

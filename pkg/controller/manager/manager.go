@@ -57,11 +57,16 @@ type Options struct {
 	LeaderElect        bool
 	MetricsBindAddress string
 	Workers            int
+	// KubeAPIQPS and KubeAPIBurst limit the controller's requests, as kube-controller-manager's
+	// flags of the same names do.
+	KubeAPIQPS   float32
+	KubeAPIBurst int
 }
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
-	return &Options{Namespace: "d8-virtualization", LeaderElect: true, MetricsBindAddress: "127.0.0.1:8082", Workers: 4}
+	return &Options{Namespace: "d8-virtualization", LeaderElect: true, MetricsBindAddress: "127.0.0.1:8082", Workers: 4,
+		KubeAPIQPS: 200, KubeAPIBurst: 400}
 }
 
 // AddFlags registers the flags.
@@ -72,6 +77,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Run only while holding the Lease "+LeaseName+", so replicas do not work twice.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address of /metrics and /healthz; empty or 0 disables them.")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "Workers per controller.")
+	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second to the API server, sustained (a VM takes about ten writes to start).")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Requests to the API server in a burst.")
 }
 
 // Run runs the program until ctx ends.
@@ -85,6 +92,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("client configuration: %w", err)
 	}
 	restCfg.UserAgent = "virtualization-controller"
+	restCfg.QPS, restCfg.Burst = o.KubeAPIQPS, o.KubeAPIBurst
 	kube, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
