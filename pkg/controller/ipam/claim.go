@@ -27,9 +27,9 @@ var errPoolExhausted = errors.New("no free address is left in virtualMachineCIDR
 
 type lease = v1alpha2.VirtualMachineIPAddressLease
 
-// leasesOf lists the leases bound to the address object, sorted by name. The cache may lag
-// behind a lease this or another controller created a moment ago; when it shows none, or
-// when live is set, the API server is asked as well.
+// leasesOf lists the leases bound to the address object, sorted by name, from the cache
+// and, when live is set, from the API server as well: the cache may lag behind a lease this
+// or another controller created a moment ago.
 func (c *Controller) leasesOf(ctx context.Context, ip *v1alpha2.VirtualMachineIPAddress, live bool) ([]*lease, error) {
 	k := key(ip.Namespace, ip.Name)
 	objs, err := c.leaseIndex.ByIndex(leaseByRefIndex, k)
@@ -41,7 +41,7 @@ func (c *Controller) leasesOf(ctx context.Context, ip *v1alpha2.VirtualMachineIP
 		l := o.(*lease)
 		byName[l.Name] = l
 	}
-	if live || len(byName) == 0 {
+	if live {
 		list, err := c.virt.VirtualizationV1alpha2().VirtualMachineIPAddressLeases().List(ctx, metav1.ListOptions{
 			FieldSelector: fields.Set{
 				"spec.virtualMachineIPAddressRef.namespace": ip.Namespace,
@@ -77,8 +77,8 @@ type claimResult struct {
 
 // claimAddress takes addr for the address object. The lease's create is the atomic claim;
 // a lease already bound to the object is adopted (a restart between the create and the
-// status write), and a lease released in the object's own namespace is taken over with an
-// update that fails if anything changed it since it was read.
+// status write), and a released lease kept for the object's namespace (or for none) is
+// taken over with an update that fails if anything changed it since it was read.
 func (c *Controller) claimAddress(ctx context.Context, ip *v1alpha2.VirtualMachineIPAddress, addr netip.Addr) (claimResult, error) {
 	name := LeaseName(addr)
 	leases := c.virt.VirtualizationV1alpha2().VirtualMachineIPAddressLeases()
@@ -106,7 +106,7 @@ func (c *Controller) claimAddress(ctx context.Context, ip *v1alpha2.VirtualMachi
 		switch {
 		case leaseRefKey(l.Spec.VirtualMachineIPAddressRef) == key(ip.Namespace, ip.Name):
 			return claimResult{lease: l}, nil
-		case !isBound(l) && retainedFor(l) == ip.Namespace:
+		case !isBound(l) && (retainedFor(l) == ip.Namespace || retainedFor(l) == ""):
 			taken := l.DeepCopy()
 			bindLease(taken, ip)
 			updated, err := leases.Update(ctx, taken, metav1.UpdateOptions{})

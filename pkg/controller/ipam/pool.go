@@ -98,6 +98,9 @@ func (p *Pool) At(i uint64) netip.Addr {
 
 // String lists the subnets' usable ranges, for messages.
 func (p *Pool) String() string {
+	if len(p.spans) == 0 {
+		return "none configured"
+	}
 	parts := make([]string, 0, len(p.spans))
 	for _, s := range p.spans {
 		parts = append(parts, fromNum(s.first).String()+"-"+fromNum(s.last).String())

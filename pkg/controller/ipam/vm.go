@@ -51,7 +51,8 @@ func (c *Controller) syncVM(ctx context.Context, k string) (time.Duration, error
 
 // usesOwned reports whether the VM still uses an address it controls.
 func usesOwned(vm *v1alpha2.VirtualMachine, ip *v1alpha2.VirtualMachineIPAddress) bool {
-	if vm == nil || vm.DeletionTimestamp != nil || metav1.GetControllerOfNoCopy(ip).UID != vm.UID {
+	ref := metav1.GetControllerOfNoCopy(ip)
+	if vm == nil || vm.DeletionTimestamp != nil || ref == nil || ref.UID != vm.UID {
 		return false
 	}
 	for _, n := range vmipNamesOf(vm) {

@@ -22,7 +22,7 @@ import (
 var everything = labels.Everything()
 
 // exhaustedRetry is when an automatic address looks for a free address again after the
-// pool had none (a released lease's deletion also frees one, without an event for it).
+// pool had none; a deleted lease wakes it sooner (leaseDeleted).
 const exhaustedRetry = time.Minute
 
 // binding is the outcome of taking the address an address object asks for.
@@ -114,6 +114,13 @@ func (c *Controller) bind(ctx context.Context, ip *v1alpha2.VirtualMachineIPAddr
 	if addr, err := netip.ParseAddr(ip.Status.Address); err == nil {
 		// Whatever the CIDRs are now: a running VM keeps the address it was given.
 		return c.bindAddress(ctx, ip, addr)
+	}
+	if len(held) == 0 {
+		// The cache may not show a lease made a moment ago by this or another controller.
+		var err error
+		if held, err = c.leasesOf(ctx, ip, true); err != nil {
+			return binding{}, err
+		}
 	}
 	if len(held) > 0 {
 		addr, _ := AddressOfLease(held[0].Name)
