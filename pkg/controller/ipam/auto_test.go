@@ -115,3 +115,47 @@ func TestAddressWithoutVMIsBoundNotAttached(t *testing.T) {
 		t.Fatalf("observedGeneration %d, generation %d", ip.Status.ObservedGeneration, ip.Generation)
 	}
 }
+
+func TestVMSwitchingToANamedAddressDropsItsAutomaticOneOnceUnused(t *testing.T) {
+	e := newEnv(t, []string{"10.66.10.0/24"}, vm("default", "linux-vm"), staticVMIP("default", "custom", "10.66.10.77"))
+	e.settle()
+	auto := AutoName(vm("default", "linux-vm"))
+	v, err := e.virt.VirtualizationV1alpha2().VirtualMachines("default").Get(ctx, "linux-vm", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The VM still runs with its automatic address (its status names it): kept.
+	v.Spec.VirtualMachineIPAddress = "custom"
+	v.Status.VirtualMachineIPAddress = auto
+	if v, err = e.virt.VirtualizationV1alpha2().VirtualMachines("default").Update(ctx, v, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	e.settle()
+	e.vmip("default", auto)
+	if ip := e.vmip("default", "custom"); ip.Status.VirtualMachine != "linux-vm" {
+		t.Fatalf("custom is attached to %q, want linux-vm which names it", ip.Status.VirtualMachine)
+	}
+	// Restarted with the named address: the automatic one goes.
+	v.Status.VirtualMachineIPAddress = "custom"
+	if _, err := e.virt.VirtualizationV1alpha2().VirtualMachines("default").Update(ctx, v, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	e.sync(e.c.syncVM, "default/linux-vm")
+	if _, err := e.virt.VirtualizationV1alpha2().VirtualMachineIPAddresses("default").Get(ctx, auto, metav1.GetOptions{}); err == nil {
+		t.Fatal("the unused automatic address was kept")
+	}
+}
+
+func TestAddressOfVMWithoutItsAddressObject(t *testing.T) {
+	e := newEnv(t, nil)
+	v := vm("default", "linux-vm")
+	if got := AddressOfVM(v, e.c.vmipLister); got.Ready || got.Reason != VMIPAddressNotReady || got.Name != AutoName(v) {
+		t.Fatalf("automatic address not made yet: %+v", got)
+	}
+	v.Spec.VirtualMachineIPAddress = "missing"
+	if got := AddressOfVM(v, e.c.vmipLister); got.Ready || got.Reason != VMIPAddressNotReady || got.Name != "missing" {
+		t.Fatalf("named address missing: %+v", got)
+	}
+}
