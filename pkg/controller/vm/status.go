@@ -39,11 +39,8 @@ func (c *Controller) observe(vm *v1alpha2.VirtualMachine, vmi *kvv1.VirtualMachi
 		c.setPhase(st, v1alpha2.MachineStarting)
 	}
 
-	// What the guest runs with: the spec its VMI was built from, else the current spec.
-	spec := &vm.Spec
 	if vmi != nil {
 		if applied, ok := appliedSpec(vmi); ok {
-			spec = applied
 			changes, err := PendingChanges(applied, &vm.Spec)
 			if err != nil {
 				return err
@@ -67,13 +64,8 @@ func (c *Controller) observe(vm *v1alpha2.VirtualMachine, vmi *kvv1.VirtualMachi
 			provisioning.RemoveCondition(&st.Conditions, ConfigurationAppliedType)
 		}
 	}
-	fraction := r.fraction
-	if vmi != nil {
-		if f := spec.CPU.CoreFraction; f != "" {
-			fraction = f
-		}
-	}
-	st.Resources = resources(spec, fraction)
+	// Resources follow the spec, as the guide's -o wide shows them while a change waits.
+	st.Resources = resources(&vm.Spec, r.fraction)
 
 	st.Node, st.GuestOSInfo, st.Networks = "", nil, nil
 	switch {
