@@ -261,7 +261,7 @@ func runControllers(ctx context.Context, cl clients, settings provisioning.Setti
 		VirtualMachines: v.VirtualMachines(), VirtualDisks: v.VirtualDisks(), VirtualImages: v.VirtualImages(),
 		ClusterVirtualImages: v.ClusterVirtualImages(), VirtualMachineClasses: v.VirtualMachineClasses(),
 		VirtualMachineIPAddresses: v.VirtualMachineIPAddresses(), VMIs: vmis, Secrets: core.Core().V1().Secrets(),
-	}, recorder)
+	}, vm.Registry{Signer: settings.Signer, Auth: settings.RegistryAuth}, recorder)
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,7 @@ type Controller struct {
 	kv       kubevirt.Interface
 	kube     kubernetes.Interface
 	recorder record.EventRecorder
+	registry Registry
 
 	vmLister   virtlisters.VirtualMachineLister
 	vmIndexer  cache.Indexer
@@ -67,9 +68,9 @@ type Controller struct {
 }
 
 // New wires the controller to its informers; call it before the informers start.
-func New(virt versioned.Interface, kv kubevirt.Interface, kube kubernetes.Interface, inf Informers, recorder record.EventRecorder) (*Controller, error) {
+func New(virt versioned.Interface, kv kubevirt.Interface, kube kubernetes.Interface, inf Informers, registry Registry, recorder record.EventRecorder) (*Controller, error) {
 	c := &Controller{
-		virt: virt, kv: kv, kube: kube, recorder: recorder,
+		virt: virt, kv: kv, kube: kube, recorder: recorder, registry: registry,
 		vmLister:   inf.VirtualMachines.Lister(),
 		vmIndexer:  inf.VirtualMachines.Informer().GetIndexer(),
 		vdLister:   inf.VirtualDisks.Lister(),

@@ -118,6 +118,9 @@ func (c *Controller) power(ctx context.Context, key string, vm *v1alpha2.Virtual
 			r.requeue = d
 			return nil
 		}
+		if err := c.ensurePullSecret(ctx, vm, &r.machine); err != nil {
+			return err
+		}
 		obj, err := buildVMI(r.machine)
 		if err != nil {
 			return err

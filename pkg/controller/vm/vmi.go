@@ -24,6 +24,8 @@ type device struct {
 	readOnly  bool
 	size      string
 	bootOrder int
+	// pullSecret names the Secret with DVCR credentials for image.
+	pullSecret string
 }
 
 // machine is everything the VMI is built from.
@@ -134,7 +136,7 @@ func buildVMI(m machine) (*kvv1.VirtualMachineInstance, error) {
 				PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: d.pvc, ReadOnly: d.readOnly},
 			}
 		} else {
-			vol.ContainerDisk = &kvv1.ContainerDiskSource{Image: d.image, ImagePullPolicy: corev1.PullIfNotPresent}
+			vol.ContainerDisk = &kvv1.ContainerDiskSource{Image: d.image, ImagePullSecret: d.pullSecret, ImagePullPolicy: corev1.PullIfNotPresent}
 		}
 		vmi.Spec.Domain.Devices.Disks = append(vmi.Spec.Domain.Devices.Disks, disk)
 		vmi.Spec.Volumes = append(vmi.Spec.Volumes, vol)
