@@ -159,3 +159,27 @@ func TestAddressOfVMWithoutItsAddressObject(t *testing.T) {
 		t.Fatalf("named address missing: %+v", got)
 	}
 }
+
+// A VM being deleted may still run its guest (the VM controller's finalizer waits for the
+// VMI): its address stays until the VM object is gone.
+func TestVMBeingDeletedKeepsItsAddress(t *testing.T) {
+	v := vm("default", "a")
+	v.Finalizers = []string{"virtualization.deckhouse.io/vm-cleanup"}
+	e := newEnv(t, []string{"10.66.10.0/24"}, v)
+	e.settle()
+	// The fake clientset does not keep objects with finalizers: mark the deletion by hand.
+	got, err := e.virt.VirtualizationV1alpha2().VirtualMachines("default").Get(ctx, "a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := metav1.Now()
+	got.DeletionTimestamp = &now
+	if _, err := e.virt.VirtualizationV1alpha2().VirtualMachines("default").Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	e.sync(e.c.syncVM, "default/a")
+	if ip := e.vmip("default", AutoName(v)); ip.Status.Address == "" || ip.DeletionTimestamp != nil {
+		t.Fatalf("the address of a VM still being deleted was released: %+v", ip.Status)
+	}
+}

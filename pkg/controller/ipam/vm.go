@@ -16,9 +16,10 @@ import (
 )
 
 // syncVM makes the automatic address of a VM that names none, and deletes the automatic
-// addresses its VM no longer uses (the VM is gone, being deleted, or names another one and
-// does not run with this one). The garbage collector would do the latter too, but not
-// where none runs, and not while the VM waits for its own finalizers.
+// addresses its VM no longer uses (the VM is gone, or names another one and does not run
+// with this one). A VM being deleted keeps its address until it is gone: its guest may still
+// be shutting down with it. The garbage collector would delete orphans too, but not where
+// none runs.
 func (c *Controller) syncVM(ctx context.Context, k string) (time.Duration, error) {
 	ns, name, err := cache.SplitMetaNamespaceKey(k)
 	if err != nil {
@@ -52,7 +53,7 @@ func (c *Controller) syncVM(ctx context.Context, k string) (time.Duration, error
 // usesOwned reports whether the VM still uses an address it controls.
 func usesOwned(vm *v1alpha2.VirtualMachine, ip *v1alpha2.VirtualMachineIPAddress) bool {
 	ref := metav1.GetControllerOfNoCopy(ip)
-	if vm == nil || vm.DeletionTimestamp != nil || ref == nil || ref.UID != vm.UID {
+	if vm == nil || ref == nil || ref.UID != vm.UID {
 		return false
 	}
 	for _, n := range vmipNamesOf(vm) {
