@@ -185,25 +185,35 @@ func (m *Machine) Exit() Exit {
 // Shutdown presses the ACPI power button and waits for the guest to power off; when ctx ends
 // first, it kills qemu. Either way the machine has ended when it returns nil.
 func (m *Machine) Shutdown(ctx context.Context) error {
-	if m.isExited() {
-		return nil
-	}
-	if err := m.QMP(ctx, "system_powerdown", nil, nil); err != nil {
-		switch {
-		case m.isExited():
+	// A guest that is still booting has no ACPI daemon listening yet and misses the button:
+	// press it again every few seconds until the guest goes or the grace period ends.
+	press := time.NewTicker(shutdownRepress)
+	defer press.Stop()
+	for {
+		if m.isExited() {
 			return nil
-		case ctx.Err() != nil:
-			return m.Kill()
 		}
-		return fmt.Errorf("shutting down %s: %w", m.launch.cfg.Name, err)
-	}
-	select {
-	case <-m.exited:
-		return nil
-	case <-ctx.Done():
-		return m.Kill()
+		if err := m.QMP(ctx, "system_powerdown", nil, nil); err != nil {
+			switch {
+			case m.isExited():
+				return nil
+			case ctx.Err() != nil:
+				return m.Kill()
+			}
+			return fmt.Errorf("shutting down %s: %w", m.launch.cfg.Name, err)
+		}
+		select {
+		case <-m.exited:
+			return nil
+		case <-ctx.Done():
+			return m.Kill()
+		case <-press.C:
+		}
 	}
 }
+
+// shutdownRepress is how often Shutdown presses the power button again.
+const shutdownRepress = 5 * time.Second
 
 // Kill kills qemu and waits until it is reaped.
 func (m *Machine) Kill() error {
