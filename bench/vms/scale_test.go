@@ -49,7 +49,7 @@ func TestScale(t *testing.T) {
 	defer cancel()
 	stack, err := localstack.Start(ctx, localstack.Options{
 		Dir: dir, Bin: filepath.Join(repo, "bin"), RBAC: filepath.Join(repo, "artifacts", "rbac"), Kubectl: kubectlBin,
-		NodeRuntime: "hollow", NodeCPU: "4000", NodeMemory: "64Ti",
+		NodeRuntime: "hollow", NodeCPU: "4000", NodeMemory: "64Ti", NodeMaxPods: 2000,
 		VirtualMachineCIDRs: []string{"10.64.0.0/16"},
 	})
 	if err != nil {

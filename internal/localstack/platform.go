@@ -137,6 +137,9 @@ func (s *Stack) startPlatform(ctx context.Context, configPath string) error {
 				args = append(args, flag+"="+v)
 			}
 		}
+		if s.opts.NodeMaxPods > 0 {
+			args = append(args, "--max-pods="+strconv.Itoa(s.opts.NodeMaxPods))
+		}
 		if err := s.run("local-"+name, filepath.Join(s.opts.Bin, "local-node"), args...); err != nil {
 			return err
 		}

@@ -53,6 +53,8 @@ type Options struct {
 	// NodeCPU and NodeMemory override the capacity the local nodes report ("" is the
 	// machine's), so hollow nodes can hold many VMs.
 	NodeCPU, NodeMemory string
+	// NodeMaxPods is the Pod capacity of each local node (0: 110).
+	NodeMaxPods int
 	// WithoutPlatform starts the API only: no scheduler, DVCR, controller or local nodes.
 	WithoutPlatform bool
 	// ExtraVirtualizationArgs are appended to virtualization-apiserver's flags.

@@ -46,6 +46,8 @@ type Config struct {
 	// CPU and Memory are the capacity; zero means the machine's.
 	CPU    resource.Quantity
 	Memory resource.Quantity
+	// MaxPods is the Pod capacity (kubelet's --max-pods); zero means 110.
+	MaxPods int
 	// Runtime runs containers; nil means a ProcessRuntime.
 	Runtime Runtime
 	// RestartBackoff is the first delay before a container restarts (doubling up to 5 min);
@@ -104,6 +106,9 @@ func New(cfg Config, client kubernetes.Interface) (*Node, error) {
 	}
 	if cfg.CPU.IsZero() {
 		cfg.CPU = *resource.NewQuantity(int64(runtime.NumCPU()), resource.DecimalSI)
+	}
+	if cfg.MaxPods <= 0 {
+		cfg.MaxPods = defaultMaxPods
 	}
 	if cfg.Memory.IsZero() {
 		total, err := memTotal()

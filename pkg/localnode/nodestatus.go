@@ -24,7 +24,7 @@ const (
 	statusReportPeriod  = time.Minute
 	nodeLeaseNamespace  = corev1.NamespaceNodeLease
 	kubeletVersion      = "v1.36.3-localnode"
-	maxPods             = 110
+	defaultMaxPods      = 110
 	ephemeralStorageCap = "100Gi"
 )
 
@@ -33,7 +33,7 @@ func (n *Node) nodeStatus(now metav1.Time) corev1.NodeStatus {
 	resources := corev1.ResourceList{
 		corev1.ResourceCPU:              n.cfg.CPU,
 		corev1.ResourceMemory:           n.cfg.Memory,
-		corev1.ResourcePods:             *resource.NewQuantity(maxPods, resource.DecimalSI),
+		corev1.ResourcePods:             *resource.NewQuantity(int64(n.cfg.MaxPods), resource.DecimalSI),
 		corev1.ResourceEphemeralStorage: resource.MustParse(ephemeralStorageCap),
 	}
 	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {

@@ -29,6 +29,7 @@ type Options struct {
 	Labels      map[string]string
 	CPU         string
 	Memory      string
+	MaxPods     int
 	// KubeVirt makes the node a KubeVirt stand-in too; Runtime runs its VMs.
 	KubeVirt         bool
 	Runtime          string
@@ -54,6 +55,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Provisioner, "provisioner", o.Provisioner, "run the "+ProvisionerName+" PV provisioner and resizer (one node at a time leads, through a Lease)")
 	fs.StringToStringVar(&o.Labels, "labels", o.Labels, "extra node labels k=v,...")
 	fs.StringVar(&o.CPU, "cpu", o.CPU, "CPU capacity (default: the machine's CPU count)")
+	fs.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "Pod capacity, as kubelet's flag (default 110; raise it for hollow nodes)")
 	fs.StringVar(&o.Memory, "memory", o.Memory, "memory capacity, e.g. 8Gi (default: the machine's MemTotal)")
 	fs.BoolVar(&o.KubeVirt, "kubevirt", o.KubeVirt, "stand in for KubeVirt: run the VMs of VirtualMachineInstances (needs the KubeVirt CRDs, see package virt)")
 	fs.StringVar(&o.Runtime, "runtime", o.Runtime, "how VMs run: qemu (a qemu process per VM) or hollow (no process; VMs report Running at once, for control-plane benchmarks)")
@@ -77,6 +79,7 @@ func (o *Options) Config() (Config, error) {
 		PodIPIndex:  o.PodIPIndex,
 		Provisioner: o.Provisioner,
 		Labels:      o.Labels,
+		MaxPods:     o.MaxPods,
 	}
 	if o.KubeVirt {
 		rt, err := virt.RuntimeByName(o.Runtime)
