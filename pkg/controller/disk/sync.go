@@ -107,6 +107,16 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 	return after, c.writeStatus(ctx, d)
 }
 
+// mountedOn says whether a VM runs with the disk attached.
+func mountedOn(vm *virtv1.VirtualMachine, disk string) bool {
+	for _, ref := range vm.Status.BlockDeviceRefs {
+		if ref.Kind == virtv1.DiskDevice && ref.Name == disk && ref.Attached {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Controller) restart(d *disk) {
 	if d.st.ObservedGeneration != 0 {
 		c.recorder.Event(d.vd, corev1.EventTypeNormal, EventSpecChanged, "The spec changed before the disk was ready; provisioning starts over.")
@@ -121,13 +131,13 @@ func (c *Controller) restart(d *disk) {
 	}
 }
 
-// setUsers reports the VMs that reference the disk. "Mounted" needs running VMs, which a
-// later change reports; until then every attachment is listed unmounted.
+// setUsers reports the VMs that reference the disk, mounted where the VM runs with it attached
+// (the VM controller's status.blockDeviceRefs).
 func (c *Controller) setUsers(d *disk, users []*virtv1.VirtualMachine) {
 	var att []virtv1.AttachedVirtualMachine
 	names := make([]string, 0, len(users))
 	for _, vm := range users {
-		att = append(att, virtv1.AttachedVirtualMachine{Name: vm.Name})
+		att = append(att, virtv1.AttachedVirtualMachine{Name: vm.Name, Mounted: mountedOn(vm, d.vd.Name)})
 		names = append(names, vm.Name)
 	}
 	d.st.AttachedToVirtualMachines = att

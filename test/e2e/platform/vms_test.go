@@ -264,6 +264,16 @@ func TestQuickStartAndConfigurationChange(t *testing.T) {
 		t.Errorf("guestOSInfo %+v lacks the id or kernel release", vm.Status.GuestOSInfo)
 	}
 
+	// The disk shows the VM it is mounted on.
+	mounted := regexp.MustCompile(`linux-disk\s+Ready\s+\S+\s+linux-vm\s`)
+	deadline := time.Now().Add(30 * time.Second)
+	for out := ""; !mounted.MatchString(out); out = mustKubectl(t, "", "-n", ns, "get", "vd", "linux-disk") {
+		if time.Now().After(deadline) {
+			t.Fatalf("kubectl get vd does not show the disk mounted on linux-vm:\n%s", out)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+
 	// The walkthrough: 1 → 2 cores waits for a restart.
 	if out := mustKubectl(t, "", "-n", ns, "patch", "vm", "linux-vm", "--type", "merge", "-p", `{"spec":{"cpu":{"cores":2}}}`); !strings.Contains(out, "virtualmachine.virtualization.deckhouse.io/linux-vm patched") {
 		t.Errorf("patch printed %q", out)
@@ -332,7 +342,8 @@ spec:
 	mustKubectl(t, "", "-n", ns, "delete", "vm", "linux-vm", "--wait=false")
 	// The lease goes Released (kept for the namespace) once the address is free, and is
 	// deleted after the retention time (leaseRetention in this stack).
-	released, deadline := false, time.Now().Add(3*time.Minute)
+	released := false
+	deadline = time.Now().Add(3 * time.Minute)
 	for {
 		phase, err := kubectl(t, "", "get", "vmipl", lease, "-o", "jsonpath={.status.phase}")
 		if err == nil && phase == "Released" {
