@@ -6,7 +6,9 @@
 #
 #   bash bench/vms.sh
 #
-# Needs bin/ built (make build). About 2-4 minutes on 2 cores.
+# Then one real boot of the test guest (create -> Running -> AgentReady), as information.
+# Needs bin/ built (make build) and bin/guest (make guest). About 4-6 minutes on 2 cores.
+# BENCH_CONTROLLER_ARGS adds controller flags (e.g. "--kube-api-qps=1000 --kube-api-burst=2000").
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -15,7 +17,8 @@ stamp=$(date -u +%Y-%m-%dT%H%M%SZ)
 out=bench/results/vms-$stamp.txt
 {
 	echo "# bash bench/vms.sh ($(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD))"
+	echo "# BENCH_VMS_COUNT=${BENCH_VMS_COUNT:-1000} BENCH_CONTROLLER_ARGS=${BENCH_CONTROLLER_ARGS:-}"
 	echo "# machine: $(nproc) cores, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-	BENCH_VMS=1 go test -count=1 ./bench/vms -run TestScale -v -timeout 30m 2>&1 | grep -v '^=== RUN\|^--- PASS\|^PASS$\|^ok '
+	BENCH_VMS=1 go test -count=1 ./bench/vms -run 'TestScale|TestRealBoot' -v -timeout 30m 2>&1 | grep -v '^=== RUN\|^--- PASS\|^PASS$\|^ok '
 } | tee "$out"
 echo "kept in $out"

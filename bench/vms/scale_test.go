@@ -22,14 +22,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
 	"github.com/virtplane/virtplane/internal/localstack"
 	"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 	"github.com/virtplane/virtplane/pkg/generated/clientset/versioned"
+	virtinformers "github.com/virtplane/virtplane/pkg/generated/informers/externalversions"
 	"github.com/virtplane/virtplane/pkg/kubevirt"
 )
 
@@ -51,6 +52,7 @@ func TestScale(t *testing.T) {
 		Dir: dir, Bin: filepath.Join(repo, "bin"), RBAC: filepath.Join(repo, "artifacts", "rbac"), Kubectl: kubectlBin,
 		NodeRuntime: "hollow", NodeCPU: "4000", NodeMemory: "64Ti", NodeMaxPods: 2000,
 		VirtualMachineCIDRs: []string{"10.64.0.0/16"},
+		ExtraControllerArgs: strings.Fields(os.Getenv("BENCH_CONTROLLER_ARGS")),
 	})
 	if err != nil {
 		t.Fatalf("start the stack: %v", err)
@@ -91,47 +93,39 @@ func TestScale(t *testing.T) {
 	running := map[string]time.Time{}
 	vmiSeen := map[string]time.Time{}
 	var mu sync.Mutex
-	vmw, err := virt.VirtualizationV1alpha2().VirtualMachines(ns).Watch(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vmw.Stop()
-	vmiw, err := kv.VirtualMachineInstances(ns).Watch(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vmiw.Stop()
+	// Informers, not bare watches: a watch the server closes must not lose events.
 	allRunning := make(chan struct{})
-	go func() {
-		for ev := range vmw.ResultChan() {
-			vm, ok := ev.Object.(*v1alpha2.VirtualMachine)
-			if !ok || ev.Type == watch.Deleted || vm.Status.Phase != v1alpha2.MachineRunning {
-				continue
+	onVM := func(obj any) {
+		vm, ok := obj.(*v1alpha2.VirtualMachine)
+		if !ok || vm.Status.Phase != v1alpha2.MachineRunning {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if _, seen := running[vm.Name]; !seen {
+			running[vm.Name] = time.Now()
+			if len(running) == n {
+				close(allRunning)
 			}
+		}
+	}
+	vmInf := virtinformers.NewSharedInformerFactoryWithOptions(virt, 0, virtinformers.WithNamespace(ns)).Virtualization().V1alpha2().VirtualMachines().Informer()
+	_, _ = vmInf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: onVM, UpdateFunc: func(_, o any) { onVM(o) }})
+	vmis := kubevirt.NewVMIInformer(kv, ns, 0, nil)
+	_, _ = vmis.Informer.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
+		if o, ok := obj.(metav1.Object); ok {
 			mu.Lock()
-			if _, seen := running[vm.Name]; !seen {
-				running[vm.Name] = time.Now()
-				if len(running) == n {
-					close(allRunning)
-				}
+			if _, seen := vmiSeen[o.GetName()]; !seen {
+				vmiSeen[o.GetName()] = time.Now()
 			}
 			mu.Unlock()
 		}
-	}()
-	go func() {
-		for ev := range vmiw.ResultChan() {
-			if ev.Type != watch.Added {
-				continue
-			}
-			if o, ok := ev.Object.(metav1.Object); ok {
-				mu.Lock()
-				if _, seen := vmiSeen[o.GetName()]; !seen {
-					vmiSeen[o.GetName()] = time.Now()
-				}
-				mu.Unlock()
-			}
-		}
-	}()
+	}})
+	go vmInf.RunWithContext(ctx)
+	go vmis.Informer.RunWithContext(ctx)
+	if !cache.WaitForCacheSync(ctx.Done(), vmInf.HasSynced, vmis.Informer.HasSynced) {
+		t.Fatal("informers did not sync")
+	}
 	var peakRSS int64
 	stopSampling := make(chan struct{})
 	sampled := make(chan struct{})

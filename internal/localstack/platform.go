@@ -149,9 +149,9 @@ func (s *Stack) startPlatform(ctx context.Context, configPath string) error {
 	if err := s.writeKubeconfig(ctrlKC, s.KubeURL, "virtualization-controller"); err != nil {
 		return err
 	}
-	if err := s.run("virtualization-controller", filepath.Join(s.opts.Bin, "virtualization-controller"),
-		"--kubeconfig="+ctrlKC, "--config="+configPath, "--namespace="+platformNamespace,
-		"--metrics-bind-address=127.0.0.1:"+strconv.Itoa(s.opts.ControllerMetricsPort)); err != nil {
+	ctrlArgs := append([]string{"--kubeconfig=" + ctrlKC, "--config=" + configPath, "--namespace=" + platformNamespace,
+		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(s.opts.ControllerMetricsPort)}, s.opts.ExtraControllerArgs...)
+	if err := s.run("virtualization-controller", filepath.Join(s.opts.Bin, "virtualization-controller"), ctrlArgs...); err != nil {
 		return err
 	}
 

@@ -59,6 +59,8 @@ type Options struct {
 	WithoutPlatform bool
 	// ExtraVirtualizationArgs are appended to virtualization-apiserver's flags.
 	ExtraVirtualizationArgs []string
+	// ExtraControllerArgs are appended to virtualization-controller's flags.
+	ExtraControllerArgs []string
 	// WithoutVirtualization starts etcd, kube-apiserver and kube-controller-manager only: the
 	// peer setup of the benchmarks, where the group is served as CRDs instead.
 	WithoutVirtualization bool
