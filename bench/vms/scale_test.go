@@ -87,7 +87,10 @@ func TestScale(t *testing.T) {
 
 	ctrlPID := stack.PID("virtualization-controller")
 	cpu0 := cpuSeconds(ctrlPID)
+	ours := oursClient(t, stack)
 	writes0 := apiWrites(ctx, t, kube)
+	oursWrites0 := apiWrites(ctx, t, ours)
+	procs0 := processCPU(stack)
 
 	// Watch VMs and VMIs from the start, recording when each first Running / exists.
 	running := map[string]time.Time{}
@@ -180,7 +183,9 @@ func TestScale(t *testing.T) {
 	close(stopSampling)
 	<-sampled
 	cpu := cpuSeconds(ctrlPID) - cpu0
-	writes := apiWrites(ctx, t, kube) - writes0
+	writes1 := apiWrites(ctx, t, kube)
+	oursWrites1 := apiWrites(ctx, t, ours)
+	procs1 := processCPU(stack)
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -201,9 +206,55 @@ func TestScale(t *testing.T) {
 	fmt.Printf("every VM Running, after last create   %s\n", end.Sub(lastAccepted).Round(time.Millisecond))
 	fmt.Printf("every VM Running, after first create  %s\n", end.Sub(start).Round(time.Millisecond))
 	fmt.Printf("create accepted -> Running  p50 %s  p99 %s  max %s\n", pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	var writes int64
+	var kinds []string
+	for k, v := range writes1 {
+		if d := v - writes0[k]; d >= int64(n)/10 {
+			kinds = append(kinds, fmt.Sprintf("%s %.1f", k, float64(d)/float64(n)))
+		}
+		writes += v - writes0[k]
+	}
+	slices.Sort(kinds)
 	fmt.Printf("API writes per VM (kube-apiserver)    %.1f\n", float64(writes)/float64(n))
+	for _, k := range kinds {
+		fmt.Printf("    %s\n", k)
+	}
+	writes, kinds = 0, nil
+	for k, v := range oursWrites1 {
+		if d := v - oursWrites0[k]; d >= int64(n)/10 {
+			kinds = append(kinds, fmt.Sprintf("%s %.1f", k, float64(d)/float64(n)))
+		}
+		writes += v - oursWrites0[k]
+	}
+	slices.Sort(kinds)
+	fmt.Printf("API writes per VM (virtualization-apiserver) %.1f\n", float64(writes)/float64(n))
+	for _, k := range kinds {
+		fmt.Printf("    %s\n", k)
+	}
+	var progs []string
+	for name := range procs1 {
+		progs = append(progs, name)
+	}
+	slices.Sort(progs)
+	fmt.Printf("CPU seconds during the run:")
+	for _, name := range progs {
+		fmt.Printf(" %s %.1f,", name, procs1[name]-procs0[name])
+	}
+	fmt.Println()
 	fmt.Printf("controller CPU                        %.2f s (%.2f ms per VM)\n", cpu, cpu*1000/float64(n))
 	fmt.Printf("controller peak RSS                   %d MiB\n", peakRSS>>20)
+}
+
+// oursClient reaches virtualization-apiserver directly (its /metrics) with the admin's
+// client certificate, which it accepts through kube-apiserver's client CA.
+func oursClient(t *testing.T, stack *localstack.Stack) kubernetes.Interface {
+	cfg, err := clientcmd.BuildConfigFromFlags(stack.VirtualizationURL, stack.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Host = stack.VirtualizationURL
+	cfg.TLSClientConfig.Insecure, cfg.TLSClientConfig.CAData, cfg.TLSClientConfig.CAFile = true, nil, ""
+	return kubernetes.NewForConfigOrDie(cfg)
 }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
@@ -245,22 +296,48 @@ func rss(pid int) int64 {
 }
 
 // apiWrites sums kube-apiserver's write requests (POST, PUT, PATCH, DELETE) of every client,
-// our group's requests included (they pass kube-apiserver's aggregator).
-func apiWrites(ctx context.Context, t *testing.T, kube kubernetes.Interface) int64 {
+// our group's requests included (they pass kube-apiserver's aggregator), by verb and resource.
+func apiWrites(ctx context.Context, t *testing.T, kube kubernetes.Interface) map[string]int64 {
 	raw, err := kube.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
 		t.Fatalf("kube-apiserver metrics: %v", err)
 	}
-	var sum int64
+	out := map[string]int64{}
 	for _, l := range strings.Split(string(raw), "\n") {
 		if !strings.HasPrefix(l, "apiserver_request_total{") {
 			continue
 		}
-		if !strings.Contains(l, `verb="POST"`) && !strings.Contains(l, `verb="PUT"`) && !strings.Contains(l, `verb="PATCH"`) && !strings.Contains(l, `verb="DELETE"`) {
+		verb := label(l, "verb")
+		if verb != "POST" && verb != "PUT" && verb != "PATCH" && verb != "DELETE" && verb != "CREATE" && verb != "UPDATE" {
 			continue
 		}
+		key := verb + " " + label(l, "resource")
+		if sub := label(l, "subresource"); sub != "" {
+			key += "/" + sub
+		}
 		v, _ := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
-		sum += int64(v)
+		out[key] += int64(v)
 	}
-	return sum
+	return out
+}
+
+func label(line, name string) string {
+	i := strings.Index(line, name+`="`)
+	if i < 0 {
+		return ""
+	}
+	rest := line[i+len(name)+2:]
+	return rest[:strings.IndexByte(rest, '"')]
+}
+
+// processCPU is the CPU time of the stack's processes.
+func processCPU(stack *localstack.Stack) map[string]float64 {
+	out := map[string]float64{}
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "virtualization-apiserver",
+		"virtualization-controller", "local-node-1", "local-node-2"} {
+		if pid := stack.PID(name); pid > 0 {
+			out[name] = cpuSeconds(pid)
+		}
+	}
+	return out
 }
