@@ -137,8 +137,12 @@ func (c *Controller) setPhase(st *v1alpha2.VirtualMachineStatus, phase v1alpha2.
 	if n := len(st.Stats.PhasesTransitions); n > 10 {
 		st.Stats.PhasesTransitions = st.Stats.PhasesTransitions[n-10:]
 	}
-	if phase == v1alpha2.MachineRunning {
+	switch phase {
+	case v1alpha2.MachineRunning:
 		st.Stats.LastStartTime = &now
+	case v1alpha2.MachineStopped, v1alpha2.MachinePending:
+		// UPTIME counts from the last start; a VM that does not run has none.
+		st.Stats.LastStartTime = nil
 	}
 }
 
