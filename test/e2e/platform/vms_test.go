@@ -540,6 +540,30 @@ spec:
 		t.Errorf("a second VirtualMachineIPAddress for 10.66.10.200 is %s", phase)
 	}
 
+	// A VM whose disk does not exist waits, Pending, and says on what.
+	mustKubectl(t, fill(`apiVersion: virtualization.deckhouse.io/v1alpha2
+kind: VirtualMachine
+metadata:
+  name: waiting
+  namespace: NS
+spec:
+  virtualMachineClassName: host
+  cpu:
+    cores: 1
+  memory:
+    size: 256Mi
+  blockDeviceRefs:
+    - kind: VirtualDisk
+      name: not-there
+`, "NS", ns), "apply", "-f", "-")
+	deleteVMs(t, ns, "waiting")
+	w := waitVM(t, ns, "waiting", time.Minute, "Pending on its disk", func(vm *v1alpha2.VirtualMachine) bool {
+		return vm.Status.Phase == v1alpha2.MachinePending && condition(vm.Status.Conditions, "BlockDevicesReady").Status == metav1.ConditionFalse
+	})
+	if msg := condition(w.Status.Conditions, "Running").Message; !strings.Contains(msg, "BlockDevicesReady") || !strings.Contains(msg, `"not-there"`) {
+		t.Errorf("the waiting VM's Running condition does not say what it waits for: %q", msg)
+	}
+
 	// Sizing: a class allowing 1-2 cores refuses a 4-core VM when it is saved.
 	mustKubectl(t, `apiVersion: virtualization.deckhouse.io/v1alpha2
 kind: VirtualMachineClass
