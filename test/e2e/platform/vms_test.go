@@ -145,13 +145,18 @@ func deleteVMs(t *testing.T, ns string, names ...string) {
 		}
 		deadline := time.Now().Add(2 * time.Minute)
 		for time.Now().Before(deadline) {
-			out, _ := kubectl(t, "", "-n", ns, "get", "vmi", "-o", "name")
-			if strings.TrimSpace(out) == "" {
+			left := 0
+			for _, n := range names {
+				if vmiUID(t, ns, n) != "" {
+					left++
+				}
+			}
+			if left == 0 {
 				return
 			}
 			time.Sleep(time.Second)
 		}
-		t.Errorf("VMIs of %s still exist 2 minutes after their VMs were deleted", ns)
+		t.Errorf("VMIs of %s/%v still exist 2 minutes after their VMs were deleted", ns, names)
 	})
 }
 
