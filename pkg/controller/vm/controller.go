@@ -148,7 +148,9 @@ func New(virt versioned.Interface, kv kubevirt.Interface, kube kubernetes.Interf
 			}
 		})},
 		{inf.Secrets.Informer(), provisioning.EnqueueHandler(func(obj any) {
-			if s, ok := obj.(*corev1.Secret); ok && isProvisioningSecret(s) {
+			// Any Secret may be named by a VM's provisioning: re-read the namespace's VMs
+			// that name Secrets at all.
+			if s, ok := obj.(*corev1.Secret); ok {
 				c.enqueueNamespace(s.Namespace)
 			}
 		})},
@@ -195,12 +197,6 @@ func (c *Controller) enqueueNamespace(ns string) {
 			c.queue.Add(vm.Namespace + "/" + vm.Name)
 		}
 	}
-}
-
-func isProvisioningSecret(s *corev1.Secret) bool {
-	// Any Secret may be named by a VM; the type only hints. Cheap enough: re-read the
-	// namespace's VMs that name Secrets at all.
-	return s != nil
 }
 
 // get reads a VM from the cache; nil when it is gone.
