@@ -70,5 +70,6 @@ func newVirtualizationCommand(streams Streams) *cobra.Command {
 	}
 	v.AddCommand(newUploadCommand(streams))
 	v.AddCommand(newLifecycleCommands(streams)...)
+	v.AddCommand(newConsoleCommand(streams), newVNCCommand(streams), newPortForwardCommand(streams))
 	return v
 }
