@@ -4,13 +4,10 @@ import (
 	"archive/tar"
 	"context"
 	"crypto/tls"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"path"
 	"strings"
 
@@ -21,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/virtplane/virtplane/pkg/dockerconfig"
 	"github.com/virtplane/virtplane/pkg/dvcr"
 )
 
@@ -104,64 +102,12 @@ func transportWithCA(pemBundle []byte) (http.RoundTripper, error) {
 	return t, nil
 }
 
-// dockerConfigKeychain resolves credentials from a kubernetes.io/dockerconfigjson document.
-type dockerConfigKeychain map[string]authn.AuthConfig
-
-type dockerConfigEntry struct {
-	Auth          string `json:"auth"`
-	Username      string `json:"username"`
-	Password      string `json:"password"`
-	IdentityToken string `json:"identitytoken"`
-	RegistryToken string `json:"registrytoken"`
-}
-
 func keychainFromDockerConfig(env string, doc []byte) (authn.Keychain, error) {
-	var cfg struct {
-		Auths map[string]dockerConfigEntry `json:"auths"`
-	}
-	if err := json.Unmarshal(doc, &cfg); err != nil {
+	kc, err := dockerconfig.Parse(doc)
+	if err != nil {
 		return nil, newError(ReasonConfiguration, false, "parse %s: %v", env, err)
 	}
-	kc := dockerConfigKeychain{}
-	for key, e := range cfg.Auths {
-		ac := authn.AuthConfig{Username: e.Username, Password: e.Password, IdentityToken: e.IdentityToken, RegistryToken: e.RegistryToken}
-		if e.Auth != "" {
-			raw, err := base64.StdEncoding.DecodeString(e.Auth)
-			if err != nil {
-				return nil, newError(ReasonConfiguration, false, "parse %s: auth of %s is not base64: %v", env, key, err)
-			}
-			user, pass, ok := strings.Cut(string(raw), ":")
-			if !ok {
-				return nil, newError(ReasonConfiguration, false, "parse %s: auth of %s is not user:password", env, key)
-			}
-			ac.Username, ac.Password = user, pass
-		}
-		kc[registryHostOf(key)] = ac
-	}
 	return kc, nil
-}
-
-// registryHostOf normalises the keys docker writes ("https://index.docker.io/v1/",
-// "docker.io", "host:port") to a registry host.
-func registryHostOf(key string) string {
-	if strings.Contains(key, "://") {
-		if u, err := url.Parse(key); err == nil {
-			key = u.Host
-		}
-	}
-	key, _, _ = strings.Cut(key, "/")
-	if key == "docker.io" || key == "registry-1.docker.io" {
-		return name.DefaultRegistry
-	}
-	return key
-}
-
-// Resolve implements authn.Keychain.
-func (kc dockerConfigKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
-	if ac, ok := kc[registryHostOf(target.RegistryStr())]; ok {
-		return authn.FromConfig(ac), nil
-	}
-	return authn.Anonymous, nil
 }
 
 // imageDisk is the disk file found in an image: its content and size.

@@ -6,14 +6,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -27,6 +24,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/virtplane/virtplane/pkg/dockerconfig"
 )
 
 // The layout of the platform's disk images (pkg/dvcr writes them; repeated here so the node,
@@ -246,58 +245,9 @@ func (p *puller) keychain(ctx context.Context, namespace, secret string) (authn.
 	if !ok {
 		return nil, unsupported("image pull secret %s/%s has no %s (type %s expected)", namespace, secret, corev1.DockerConfigJsonKey, corev1.SecretTypeDockerConfigJson)
 	}
-	return parseDockerConfig(doc)
-}
-
-// dockerKeychain resolves credentials by registry host from a dockerconfigjson document.
-type dockerKeychain map[string]authn.AuthConfig
-
-func parseDockerConfig(doc []byte) (dockerKeychain, error) {
-	var cfg struct {
-		Auths map[string]struct {
-			Auth, Username, Password, IdentityToken, RegistryToken string
-		} `json:"auths"`
-	}
-	if err := json.Unmarshal(doc, &cfg); err != nil {
-		return nil, unsupported("image pull secret: %v", err)
-	}
-	kc := dockerKeychain{}
-	for server, e := range cfg.Auths {
-		ac := authn.AuthConfig{Username: e.Username, Password: e.Password, IdentityToken: e.IdentityToken, RegistryToken: e.RegistryToken}
-		if e.Auth != "" {
-			raw, err := base64.StdEncoding.DecodeString(e.Auth)
-			if err != nil {
-				return nil, unsupported("image pull secret: auth of %s is not base64", server)
-			}
-			user, pass, ok := strings.Cut(string(raw), ":")
-			if !ok {
-				return nil, unsupported("image pull secret: auth of %s is not user:password", server)
-			}
-			ac.Username, ac.Password = user, pass
-		}
-		kc[registryHost(server)] = ac
+	kc, err := dockerconfig.Parse(doc)
+	if err != nil {
+		return nil, unsupported("image pull secret %s/%s: %v", namespace, secret, err)
 	}
 	return kc, nil
-}
-
-// registryHost normalises a dockerconfig key ("https://index.docker.io/v1/", "host:port").
-func registryHost(key string) string {
-	if strings.Contains(key, "://") {
-		if u, err := url.Parse(key); err == nil {
-			key = u.Host
-		}
-	}
-	key, _, _ = strings.Cut(key, "/")
-	if key == "docker.io" || key == "registry-1.docker.io" {
-		return name.DefaultRegistry
-	}
-	return key
-}
-
-// Resolve implements authn.Keychain.
-func (kc dockerKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
-	if ac, ok := kc[registryHost(r.RegistryStr())]; ok {
-		return authn.FromConfig(ac), nil
-	}
-	return authn.Anonymous, nil
 }
