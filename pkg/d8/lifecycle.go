@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
 
@@ -235,21 +234,5 @@ func waitForOperation(ctx context.Context, client versioned.Interface, op *v1alp
 
 // restConfig loads the kubeconfig as kubectl does, and the namespace to use.
 func (o *lifecycleOptions) restConfig() (*rest.Config, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.kubeconfig
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.context}
-	if o.namespace != "" {
-		overrides.Context.Namespace = o.namespace
-	}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
-	cfg, err := cc.ClientConfig()
-	if err != nil {
-		return nil, "", fmt.Errorf("loading the kubeconfig: %w", err)
-	}
-	ns, _, err := cc.Namespace()
-	if err != nil {
-		return nil, "", fmt.Errorf("reading the namespace from the kubeconfig: %w", err)
-	}
-	cfg.UserAgent = "d8/" + rest.DefaultKubernetesUserAgent()
-	return cfg, ns, nil
+	return loadKubeconfig(o.kubeconfig, o.context, o.namespace)
 }

@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/virtplane/virtplane/pkg/generated/clientset/versioned"
 )
@@ -141,23 +140,7 @@ func (o *uploadOptions) run(ctx context.Context, streams Streams, name, path str
 
 // restConfig loads the kubeconfig as kubectl does, and the namespace to use.
 func (o *uploadOptions) restConfig() (*rest.Config, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.kubeconfig
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.context}
-	if o.namespace != "" {
-		overrides.Context.Namespace = o.namespace
-	}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
-	cfg, err := cc.ClientConfig()
-	if err != nil {
-		return nil, "", fmt.Errorf("loading the kubeconfig: %w", err)
-	}
-	ns, _, err := cc.Namespace()
-	if err != nil {
-		return nil, "", fmt.Errorf("reading the namespace from the kubeconfig: %w", err)
-	}
-	cfg.UserAgent = "d8/" + rest.DefaultKubernetesUserAgent()
-	return cfg, ns, nil
+	return loadKubeconfig(o.kubeconfig, o.context, o.namespace)
 }
 
 // waitForPhase polls the object until its phase is Ready or Failed, printing each new phase.
