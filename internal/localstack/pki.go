@@ -38,6 +38,9 @@ const (
 	serviceAccountKey = "service-account"          // signs service account tokens
 	controllerManager = "kube-controller-manager"  // kube-controller-manager -> kube-apiserver
 	dvcrToken         = "dvcr-token"               // signs DVCR access tokens; DVCR trusts its certificate
+	kubevirtCA        = "kubevirt-ca"              // the KubeVirt stand-in's CA: handlers, virt-api, its APIService caBundle
+	kubevirtHandler   = "kubevirt-handler"         // every local node's handler endpoint, server and client (mutual TLS with virt-api)
+	kubevirtVirtAPI   = "kubevirt-virt-api"        // virt-api serving (the local node that plays it)
 )
 
 // virtualizationUser is the identity of virtualization-apiserver towards kube-apiserver: the
@@ -75,6 +78,15 @@ func (p pki) ensure() error {
 		},
 		p.serviceAccountKey,
 		func() error { return p.ca(dvcrToken, "virtplane-local-dvcr-token") },
+		func() error { return p.ca(kubevirtCA, "virtplane-local-kubevirt-ca") },
+		func() error {
+			return p.certWithUsage(kubevirtHandler, kubevirtCA, "local-node-handler", nil, []string{"localhost"}, loopback,
+				[]x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth})
+		},
+		func() error {
+			return p.cert(kubevirtVirtAPI, kubevirtCA, "virt-api", nil,
+				[]string{"localhost", kubeVirtAPIService + "." + kubeVirtNamespace + ".svc"}, loopback, true)
+		},
 	}
 	for _, u := range platformUsers {
 		u := u
@@ -118,6 +130,14 @@ func (p pki) ca(name, cn string) error {
 }
 
 func (p pki) cert(name, caName, cn string, orgs, dns []string, ips []net.IP, server bool) error {
+	usage := x509.ExtKeyUsageClientAuth
+	if server {
+		usage = x509.ExtKeyUsageServerAuth
+	}
+	return p.certWithUsage(name, caName, cn, orgs, dns, ips, []x509.ExtKeyUsage{usage})
+}
+
+func (p pki) certWithUsage(name, caName, cn string, orgs, dns []string, ips []net.IP, usages []x509.ExtKeyUsage) error {
 	if exists(p.path(name + ".crt")) {
 		return nil
 	}
@@ -129,17 +149,13 @@ func (p pki) cert(name, caName, cn string, orgs, dns []string, ips []net.IP, ser
 	if err != nil {
 		return err
 	}
-	usage := x509.ExtKeyUsageClientAuth
-	if server {
-		usage = x509.ExtKeyUsageServerAuth
-	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: cn, Organization: orgs},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().AddDate(10, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		ExtKeyUsage:  usages,
 		DNSNames:     dns,
 		IPAddresses:  ips,
 	}

@@ -92,7 +92,8 @@ func (s *Stack) startScheduler() error {
 		"--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false")
 }
 
-// startPlatform starts DVCR, the local nodes and the controller once the API is served.
+// startPlatform starts DVCR, the local nodes and the controller once the API is served, and
+// registers KubeVirt's subresource API, which node-1 serves.
 func (s *Stack) startPlatform(ctx context.Context, configPath string) error {
 	if out, err := s.Kubectl(ctx, strings.NewReader(storageClasses), "apply", "-f", "-"); err != nil {
 		return fmt.Errorf("storage classes: %v\n%s", err, out)
@@ -121,6 +122,12 @@ func (s *Stack) startPlatform(ctx context.Context, configPath string) error {
 	if err := s.writeKubeconfig(nodeKC, s.KubeURL, "local-node"); err != nil {
 		return err
 	}
+	// node-1 plays virt-api besides its handler endpoint; every node serves its VMs' streams.
+	virtAPIPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	kubevirtCerts := s.KubeVirtCerts()
 	for i := 1; i <= s.opts.Nodes; i++ {
 		name := "node-" + strconv.Itoa(i)
 		args := []string{
@@ -140,6 +147,11 @@ func (s *Stack) startPlatform(ctx context.Context, configPath string) error {
 		if s.opts.NodeMaxPods > 0 {
 			args = append(args, "--max-pods="+strconv.Itoa(s.opts.NodeMaxPods))
 		}
+		port := 0
+		if i == 1 {
+			port = virtAPIPort
+		}
+		args = append(args, kubevirtCerts.nodeArgs(port)...)
 		if err := s.run("local-"+name, filepath.Join(s.opts.Bin, "local-node"), args...); err != nil {
 			return err
 		}
@@ -161,7 +173,13 @@ func (s *Stack) startPlatform(ctx context.Context, configPath string) error {
 	if err := waitHTTP(ctx, "http://127.0.0.1:"+strconv.Itoa(s.opts.ControllerMetricsPort)+"/healthz", nil, time.Minute); err != nil {
 		return fmt.Errorf("virtualization-controller: %w (see %s)", err, s.logPath("virtualization-controller"))
 	}
-	return s.waitNodes(ctx, time.Minute)
+	if err := s.waitNodes(ctx, time.Minute); err != nil {
+		return err
+	}
+	if err := s.RegisterKubeVirtAPI(ctx, virtAPIPort); err != nil {
+		return fmt.Errorf("%w (see %s)", err, s.logPath("local-node-1"))
+	}
+	return nil
 }
 
 // waitNodes waits until every local node reports Ready.

@@ -62,6 +62,18 @@
 // process here; their VMs run with Config.VMRuntime (--runtime=qemu or hollow) and their
 // addresses come from the node's Pod range. The KubeVirt CRDs must be installed first
 // (virt.InstallCRDs).
+//
+// # Streams: KubeVirt's subresources.kubevirt.io
+//
+// With Config.Handler (--handler-tls-*) the node serves the console, VNC and port-forward
+// streams of its VMs (package subresources) on a loopback TLS listener that requires client
+// certificates from the handler CA, as KubeVirt's virt-handler does for virt-api, and
+// publishes its address in the Node annotation virtapi.HandlerAddressAnnotation
+// (localnode.virtplane.io/handler-address). With Config.VirtAPI (--virt-api-*) one node also
+// plays virt-api (package virtapi): it serves subresources.kubevirt.io/v1 to kube-apiserver
+// behind the APIService v1.subresources.kubevirt.io, authenticates the front proxy, checks
+// callers with SubjectAccessReviews, and passes each stream on to the handler of the VMI's
+// node.
 package localnode
 
 // ProvisionerName is the provisioner of the local StorageClasses.

@@ -61,6 +61,12 @@ type Config struct {
 	VMRuntime virt.Runtime
 	// Registry is how containerDisk images are pulled.
 	Registry virt.RegistryOptions
+	// Handler, with KubeVirt, serves the console, VNC and port-forward streams of this
+	// node's VMs to virt-api over mutual TLS; nil serves none.
+	Handler *HandlerConfig
+	// VirtAPI, with Handler, makes this node serve subresources.kubevirt.io/v1 to
+	// kube-apiserver as KubeVirt's virt-api does; nil leaves that to another node.
+	VirtAPI *VirtAPIConfig
 }
 
 // DefaultPodIPIndex derives the Pod address index from the node name's trailing number
@@ -82,6 +88,8 @@ type Node struct {
 	ips      *ipAllocator
 	pods     *podController
 	virt     atomic.Pointer[virt.KubeVirt]
+	// handlerAddr is the handler endpoint's address, published on the Node; "" without one.
+	handlerAddr string
 }
 
 // registerBackoff bounds the attempts to register: about a minute in all.
@@ -140,10 +148,16 @@ func (n *Node) Run(ctx context.Context) error {
 	defer broadcaster.Shutdown()
 	n.recorder = broadcaster.NewRecorder(scheme.Scheme, "local-node/"+n.cfg.NodeName)
 
+	streams, err := n.listenStreams()
+	if err != nil {
+		return err
+	}
+	n.handlerAddr = streams.handlerAddr
+
 	// Registration races with the control plane (the node lifecycle controller writes the
 	// same Node) and may meet a busy kube-apiserver: try again, as the kubelet does, rather
 	// than exit.
-	err := retry.OnError(registerBackoff, func(err error) bool {
+	err = retry.OnError(registerBackoff, func(err error) bool {
 		if ctx.Err() != nil {
 			return false
 		}
@@ -151,6 +165,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return true
 	}, func() error { return n.register(ctx) })
 	if err != nil {
+		streams.close()
 		return err
 	}
 	logger.Info("Node registered", "podAddresses", fmt.Sprintf("127.%d.0.0/16", 10+n.cfg.PodIPIndex))
@@ -177,10 +192,21 @@ func (n *Node) Run(ctx context.Context) error {
 			PodIPs:   n.ips, ClaimPath: n.claimPath,
 		}, virt.Config{Runtime: n.cfg.VMRuntime, Registry: n.cfg.Registry})
 		if err != nil {
+			streams.close()
 			return fmt.Errorf("the KubeVirt stand-in: %w", err)
 		}
 		n.virt.Store(kv)
 		run(kv.Run)
+		if streams.handler != nil {
+			run(func(ctx context.Context) { n.serveHandler(ctx, streams.handler, streams.handlerTLS) })
+		}
+		if streams.virtAPI != nil {
+			run(func(ctx context.Context) {
+				if err := streams.virtAPI.Run(ctx); err != nil {
+					logger.Error(err, "virt-api stopped")
+				}
+			})
+		}
 	}
 	if n.cfg.Provisioner {
 		run(n.runStorage)

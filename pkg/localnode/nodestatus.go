@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
+
+	"github.com/virtplane/virtplane/pkg/localnode/virtapi"
 )
 
 // As the kubelet: the Lease is renewed every 10 s and lasts 40 s; the status is written every
@@ -81,12 +83,27 @@ func (n *Node) nodeLabels() map[string]string {
 	return l
 }
 
-// register creates the Node or, when it exists (a restart), merges our labels and writes the
-// status. The spec (unschedulable, taints) is the user's and is left alone.
+// setAnnotations publishes the handler endpoint's address, or removes the address a previous
+// run published when this one serves none.
+func (n *Node) setAnnotations(node *corev1.Node) {
+	if n.handlerAddr == "" {
+		delete(node.Annotations, virtapi.HandlerAddressAnnotation)
+		return
+	}
+	if node.Annotations == nil {
+		node.Annotations = map[string]string{}
+	}
+	node.Annotations[virtapi.HandlerAddressAnnotation] = n.handlerAddr
+}
+
+// register creates the Node or, when it exists (a restart), merges our labels and the handler
+// address annotation and writes the status. The spec (unschedulable, taints) is the user's
+// and is left alone.
 func (n *Node) register(ctx context.Context) error {
 	nodes := n.client.CoreV1().Nodes()
 	now := metav1.Now()
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.cfg.NodeName, Labels: n.nodeLabels()}}
+	n.setAnnotations(node)
 	created, err := nodes.Create(ctx, node, metav1.CreateOptions{})
 	switch {
 	case err == nil:
@@ -99,6 +116,7 @@ func (n *Node) register(ctx context.Context) error {
 			node.Labels = map[string]string{}
 		}
 		maps.Copy(node.Labels, n.nodeLabels())
+		n.setAnnotations(node)
 		if node, err = nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("updating node %s: %w", n.cfg.NodeName, err)
 		}

@@ -2,6 +2,7 @@ package localnode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/virtplane/virtplane/pkg/kubevirt"
 	"github.com/virtplane/virtplane/pkg/localnode/virt"
+	"github.com/virtplane/virtplane/pkg/localnode/virtapi"
 )
 
 // Options are the flags of the local-node program.
@@ -35,13 +37,16 @@ type Options struct {
 	Runtime          string
 	RegistryInsecure bool
 	RegistryCAFile   string
+	// The handler endpoint (every node with KubeVirt) and virt-api (one node).
+	HandlerBindAddress, HandlerCertFile, HandlerKeyFile, HandlerCAFile string
+	VirtAPIBindAddress, VirtAPICertFile, VirtAPIKeyFile                string
 }
 
 // NewOptions returns the defaults: node-1, .local/nodes, .local/volumes, bin, KubeVirt's
 // stand-in with qemu.
 func NewOptions() *Options {
 	return &Options{NodeName: "node-1", StateDir: ".local/nodes", VolumesDir: ".local/volumes", BinDir: "bin", PodIPIndex: -1,
-		KubeVirt: true, Runtime: "qemu"}
+		KubeVirt: true, Runtime: "qemu", HandlerBindAddress: "127.0.0.1:0"}
 }
 
 // AddFlags registers the flags.
@@ -61,6 +66,13 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Runtime, "runtime", o.Runtime, "how VMs run: qemu (a qemu process per VM) or hollow (no process; VMs report Running at once, for control-plane benchmarks)")
 	fs.BoolVar(&o.RegistryInsecure, "registry-insecure", o.RegistryInsecure, "pull containerDisk images over plain HTTP or unverified TLS")
 	fs.StringVar(&o.RegistryCAFile, "registry-ca-file", o.RegistryCAFile, "PEM bundle trusted for containerDisk registries besides the system's roots")
+	fs.StringVar(&o.HandlerBindAddress, "handler-bind-address", o.HandlerBindAddress, "host:port of the handler endpoint (KubeVirt's virt-handler side of console, vnc and portforward), served when the --handler-tls-* flags are set; port 0 picks one. The address is published in the Node annotation "+virtapi.HandlerAddressAnnotation)
+	fs.StringVar(&o.HandlerCertFile, "handler-tls-cert-file", o.HandlerCertFile, "this node's certificate (server and client usage): the handler endpoint serves it and virt-api presents it to the handlers of other nodes")
+	fs.StringVar(&o.HandlerKeyFile, "handler-tls-private-key-file", o.HandlerKeyFile, "the key of --handler-tls-cert-file")
+	fs.StringVar(&o.HandlerCAFile, "handler-client-ca-file", o.HandlerCAFile, "CA of the handler certificates (mutual TLS between virt-api and the handlers): handlers require client certificates it signed, virt-api verifies the handlers with it")
+	fs.StringVar(&o.VirtAPIBindAddress, "virt-api-bind-address", o.VirtAPIBindAddress, "host:port on which to serve KubeVirt's subresources.kubevirt.io/v1 to kube-apiserver's aggregation (KubeVirt's virt-api), with delegated authentication and authorization through --kubeconfig; one node of the machine does; needs the --handler-tls-* flags (default: not served)")
+	fs.StringVar(&o.VirtAPICertFile, "virt-api-tls-cert-file", o.VirtAPICertFile, "serving certificate of virt-api, signed by the CA in the APIService v1.subresources.kubevirt.io caBundle")
+	fs.StringVar(&o.VirtAPIKeyFile, "virt-api-tls-private-key-file", o.VirtAPIKeyFile, "the key of --virt-api-tls-cert-file")
 }
 
 // Config checks the options and turns them into a node Config.
@@ -87,12 +99,18 @@ func (o *Options) Config() (Config, error) {
 			return Config{}, fmt.Errorf("--runtime: %w", err)
 		}
 		cfg.VMRuntime = rt
+		if cfg.Handler, cfg.VirtAPI, err = o.streamConfigs(); err != nil {
+			return Config{}, err
+		}
 		cfg.Registry.Insecure = o.RegistryInsecure
 		if o.RegistryCAFile != "" {
 			if cfg.Registry.CABundle, err = os.ReadFile(o.RegistryCAFile); err != nil {
 				return Config{}, fmt.Errorf("--registry-ca-file: %w", err)
 			}
 		}
+	}
+	if !o.KubeVirt && o.VirtAPIBindAddress != "" {
+		return Config{}, errors.New("--virt-api-bind-address needs --kubevirt")
 	}
 	if cfg.PodIPIndex < 0 {
 		cfg.PodIPIndex = DefaultPodIPIndex(o.NodeName)
@@ -111,6 +129,40 @@ func (o *Options) Config() (Config, error) {
 		*q.into = v
 	}
 	return cfg, nil
+}
+
+// streamConfigs checks the handler and virt-api flags: each certificate comes with its key,
+// and virt-api needs the handler's certificates to reach the handlers.
+func (o *Options) streamConfigs() (*HandlerConfig, *VirtAPIConfig, error) {
+	var handler *HandlerConfig
+	switch set := countSet(o.HandlerCertFile, o.HandlerKeyFile, o.HandlerCAFile); set {
+	case 0:
+	case 3:
+		handler = &HandlerConfig{BindAddress: o.HandlerBindAddress, CertFile: o.HandlerCertFile, KeyFile: o.HandlerKeyFile, CAFile: o.HandlerCAFile}
+	default:
+		return nil, nil, errors.New("--handler-tls-cert-file, --handler-tls-private-key-file and --handler-client-ca-file go together")
+	}
+	if o.VirtAPIBindAddress == "" {
+		return handler, nil, nil
+	}
+	if o.VirtAPICertFile == "" || o.VirtAPIKeyFile == "" {
+		return nil, nil, errors.New("--virt-api-bind-address needs --virt-api-tls-cert-file and --virt-api-tls-private-key-file")
+	}
+	if handler == nil {
+		return nil, nil, errors.New("--virt-api-bind-address needs the --handler-tls-* flags: virt-api reaches the handlers with that certificate")
+	}
+	return handler, &VirtAPIConfig{BindAddress: o.VirtAPIBindAddress, CertFile: o.VirtAPICertFile, KeyFile: o.VirtAPIKeyFile,
+		Kubeconfig: o.Kubeconfig}, nil
+}
+
+func countSet(values ...string) int {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Run starts a node from the options and serves it until ctx ends.

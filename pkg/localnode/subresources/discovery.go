@@ -14,6 +14,21 @@ var streamResources = []string{
 	"virtualmachineinstances/portforward",
 }
 
+// Discovery serves the group's discovery documents and health checks alone, for a server
+// that answers those itself and passes the streams on (the local node's virt-api).
+func Discovery() http.Handler {
+	mux := http.NewServeMux()
+	registerDiscovery(mux)
+	return mux
+}
+
+func registerDiscovery(mux *http.ServeMux) {
+	mux.HandleFunc("GET /apis/"+Group, serveAPIGroup)
+	mux.HandleFunc("GET "+groupVersionPath, serveAPIResourceList)
+	mux.HandleFunc("GET "+groupVersionPath+"/healthz", serveHealthz)
+	mux.HandleFunc("GET /healthz", serveHealthz)
+}
+
 func serveAPIResourceList(w http.ResponseWriter, _ *http.Request) {
 	list := metav1.APIResourceList{
 		TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},

@@ -55,10 +55,7 @@ func New(lookup LookupFunc, opts ...Option) http.Handler {
 		o(h)
 	}
 	const vmi = groupVersionPath + "/namespaces/{namespace}/virtualmachineinstances/{name}"
-	h.mux.HandleFunc("GET /apis/"+Group, serveAPIGroup)
-	h.mux.HandleFunc("GET "+groupVersionPath, serveAPIResourceList)
-	h.mux.HandleFunc("GET "+groupVersionPath+"/healthz", serveHealthz)
-	h.mux.HandleFunc("GET /healthz", serveHealthz)
+	registerDiscovery(h.mux)
 	h.mux.HandleFunc("GET "+vmi+"/console", h.serveConsole)
 	h.mux.HandleFunc("GET "+vmi+"/vnc", h.serveVNC)
 	h.mux.HandleFunc("GET "+vmi+"/portforward/{port}", h.servePortForward)

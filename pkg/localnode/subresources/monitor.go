@@ -27,6 +27,18 @@ func SocketMonitor(_, _ string, sockets virt.Sockets) Monitor {
 	return qmpSocket(sockets.QMP)
 }
 
+// QMPMonitor is the Monitor of a VM reached through q, the QMP connection its running
+// machine holds ((*virt.KubeVirt).QMP).
+func QMPMonitor(q virt.QMP) Monitor { return qmpMonitor{q} }
+
+type qmpMonitor struct{ q virt.QMP }
+
+func (m qmpMonitor) HumanMonitorCommand(ctx context.Context, commandLine string) (string, error) {
+	var out string
+	err := m.q.QMP(ctx, "human-monitor-command", map[string]string{"command-line": commandLine}, &out)
+	return out, err
+}
+
 // qmpSocket is a QMP client of one command per connection: enough for the two commands of a
 // port-forward stream, and holding no connection between them.
 type qmpSocket string

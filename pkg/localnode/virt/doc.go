@@ -67,11 +67,13 @@
 // A running VM's files are in <state-dir>/vms/<namespace>_<name>_<uid>/ (qemu's log, serial
 // log, generated media, sockets and SocketsFile, the JSON of its Sockets); because unix socket
 // paths are short, the runtime reaches it through the symlink <state-dir>/vms/s/<12 hex>.
-// KubeVirt.Sockets gives the same paths in process.
+// KubeVirt.Sockets gives the same paths in process, and KubeVirt.QMP the monitor connection
+// the running machine holds (QEMU's QMP socket takes one client).
 //
 // The hollow runtime reads no volumes or Secrets, starts no goroutine per VM and writes one
 // status per transition, so a node carries a thousand VMIs for control-plane benchmarks.
 //
 // Not done by this stand-in: live migration, hot-plug, EFI firmware, more than one NIC,
-// the kubevirt.io/nodeName label, subresources.kubevirt.io.
+// the kubevirt.io/nodeName label. subresources.kubevirt.io is served by the local node
+// around it (packages subresources and virtapi).
 package virt

@@ -190,6 +190,17 @@ func (h *handler) sockets(key string) (Sockets, bool) {
 	return st.machine.Sockets(), true
 }
 
+// qmp returns the QMP of the running VM of key; false without one or when its runtime has
+// no QMP.
+func (h *handler) qmp(key string) (QMP, bool) {
+	st := h.state(key)
+	if st == nil || st.exited() {
+		return nil, false
+	}
+	q, ok := st.machine.(QMP)
+	return q, ok
+}
+
 // killAll ends every VM now (the node stops) and waits a bounded time for them.
 func (h *handler) killAll() {
 	h.mu.Lock()

@@ -64,10 +64,16 @@ func (q QEMU) config(spec MachineSpec) qemu.Config {
 
 type qemuMachine struct{ m *qemu.Machine }
 
+var _ QMP = qemuMachine{}
+
 func (q qemuMachine) Exited() <-chan struct{}            { return q.m.Exited() }
 func (q qemuMachine) Shutdown(ctx context.Context) error { return q.m.Shutdown(ctx) }
 func (q qemuMachine) Kill() error                        { return q.m.Kill() }
 func (q qemuMachine) Agent() Agent                       { return qemuAgent{q.m.Agent()} }
+
+func (q qemuMachine) QMP(ctx context.Context, cmd string, args, out any) error {
+	return q.m.QMP(ctx, cmd, args, out)
+}
 
 func (q qemuMachine) Exit() Exit {
 	e := q.m.Exit()

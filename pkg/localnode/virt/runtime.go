@@ -34,6 +34,13 @@ type Machine interface {
 	Sockets() Sockets
 }
 
+// QMP runs commands on a VM's QEMU monitor; the Machines of the QEMU runtime have it.
+type QMP interface {
+	// QMP runs cmd with args (nil for none) and decodes its return value into out (nil to
+	// drop it); an error reply of QEMU is an error.
+	QMP(ctx context.Context, cmd string, args, out any) error
+}
+
 // Agent talks to the guest agent (qemu-guest-agent) inside a VM.
 type Agent interface {
 	Ping(ctx context.Context) error

@@ -102,6 +102,13 @@ func (k *KubeVirt) Sockets(namespace, name string) (Sockets, bool) {
 	return k.handler.sockets(namespace + "/" + name)
 }
 
+// QMP returns the QMP of the VM of a VMI this node runs; false when it runs none or its
+// runtime has none (hollow). QEMU's QMP socket takes one client and the running machine
+// holds it, so other users of the monitor (port-forward's hostfwd rules) go through here.
+func (k *KubeVirt) QMP(namespace, name string) (QMP, bool) {
+	return k.handler.qmp(namespace + "/" + name)
+}
+
 // Run serves until ctx ends; then the VMs this node runs are killed, as they die with a node.
 func (k *KubeVirt) Run(ctx context.Context) {
 	var wg sync.WaitGroup
