@@ -36,8 +36,14 @@ func runKubectl(streams Streams, args []string) error {
 	}
 	c := exec.Command(bin, args...)
 	c.Stdin, c.Stdout, c.Stderr = streams.In, streams.Out, streams.ErrOut
-	// Ctrl-C reaches kubectl through the terminal's process group; d8 waits for kubectl to
-	// finish (kubectl may print or clean up) instead of dying first.
+	return runChild(c)
+}
+
+// runChild runs a program d8 hands the terminal to (kubectl, ssh, scp) and returns its exit
+// status as an *exitError.
+func runChild(c *exec.Cmd) error {
+	// Ctrl-C reaches the child through the terminal's process group; d8 waits for it to
+	// finish (it may print or clean up) instead of dying first.
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt)
 	defer signal.Stop(signals)
@@ -51,7 +57,7 @@ func runKubectl(streams Streams, args []string) error {
 		return &exitError{code: code}
 	}
 	if err != nil {
-		return fmt.Errorf("running %s: %w", bin, err)
+		return fmt.Errorf("running %s: %w", c.Path, err)
 	}
 	return nil
 }

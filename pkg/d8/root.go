@@ -71,5 +71,6 @@ func newVirtualizationCommand(streams Streams) *cobra.Command {
 	v.AddCommand(newUploadCommand(streams))
 	v.AddCommand(newLifecycleCommands(streams)...)
 	v.AddCommand(newConsoleCommand(streams), newVNCCommand(streams), newPortForwardCommand(streams))
+	v.AddCommand(newSSHCommand(streams), newSCPCommand(streams))
 	return v
 }

@@ -15,6 +15,8 @@ type vncOptions struct {
 	vmStreamOptions
 	proxyOnly bool
 	port      int
+	web       bool
+	novncDir  string
 }
 
 func newVNCCommand(streams Streams) *cobra.Command {
@@ -28,10 +30,18 @@ remote-viewer or vncviewer on that address when one is installed and returns whe
 otherwise it prints the address and serves until interrupted. With --proxy-only it prints
 {"port":N} on stdout, for programs, and serves until interrupted.
 
+With --web, d8 serves noVNC (the browser VNC client; Debian's novnc package, or
+--novnc-dir) on 127.0.0.1 instead, prints the URL of the VM's screen and opens it with
+xdg-open when there is one; with --proxy-only it prints {"port":N,"url":"..."} and opens
+nothing. The URL holds a random token: only who has it can connect. Each browser tab gets
+its own VNC stream.
+
 Exit status: 0 when interrupted or when the viewer exited successfully, 1 when d8 could not
-listen or the viewer failed.`,
+listen, noVNC was not found, or the viewer failed.`,
 		Example: `  d8 v vnc linux-vm
-  d8 v vnc linux-vm.prod --proxy-only`,
+  d8 v vnc linux-vm.prod --proxy-only
+  d8 v vnc linux-vm --web
+  d8 v vnc linux-vm --web --proxy-only --port 6080 --novnc-dir ./node_modules/@novnc/novnc`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), streams, args[0])
@@ -41,6 +51,8 @@ listen or the viewer failed.`,
 	f := cmd.Flags()
 	f.BoolVar(&o.proxyOnly, "proxy-only", false, `Only run the proxy: print {"port":N} and serve until interrupted.`)
 	f.IntVar(&o.port, "port", 0, "Port to listen on (default: a free one).")
+	f.BoolVar(&o.web, "web", false, "Serve noVNC on 127.0.0.1 and open the VM's screen in the browser.")
+	f.StringVar(&o.novncDir, "novnc-dir", "", "noVNC's files (the directory holding core/rfb.js), for --web (default: "+defaultNoVNCDir+").")
 	return cmd
 }
 
@@ -48,6 +60,9 @@ func (o *vncOptions) run(ctx context.Context, streams Streams, target string) er
 	d, err := o.dialer(target)
 	if err != nil {
 		return err
+	}
+	if o.web {
+		return o.runWeb(ctx, streams, d)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.port)))
 	if err != nil {
