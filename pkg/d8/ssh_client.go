@@ -2,6 +2,7 @@ package d8
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/coder/websocket"
@@ -44,7 +46,7 @@ func (o *sshOptions) dialSSH(ctx context.Context, streams Streams, d *vmDialer, 
 		}
 		h.user = u.Username
 	}
-	hostKeys, err := o.hostKeyCallback(streams, h)
+	hostKeys, hostKeyAlgorithms, err := o.hostKeyCallback(streams, h)
 	if err != nil {
 		return nil, err
 	}
@@ -60,11 +62,12 @@ func (o *sshOptions) dialSSH(ctx context.Context, streams Streams, d *vmDialer, 
 	}
 	conn := websocket.NetConn(context.WithoutCancel(ctx), ws, websocket.MessageBinary)
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	addr := net.JoinHostPort(h.alias(), fmt.Sprint(o.port))
+	addr := net.JoinHostPort(h.alias(), strconv.Itoa(o.port))
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, &ssh.ClientConfig{
-		User:            h.user,
-		Auth:            auth,
-		HostKeyCallback: hostKeys,
+		User:              h.user,
+		Auth:              auth,
+		HostKeyCallback:   hostKeys,
+		HostKeyAlgorithms: hostKeyAlgorithms,
 	})
 	if err != nil {
 		stop()
@@ -177,23 +180,26 @@ func (o *sshOptions) identitySigners(streams Streams) ([]ssh.Signer, error) {
 
 // hostKeyCallback checks the VM's key against the known_hosts file under its alias. An
 // unknown key is added when the user says yes on the terminal; a changed one is refused.
-func (o *sshOptions) hostKeyCallback(streams Streams, h vmHost) (ssh.HostKeyCallback, error) {
+// algorithms are those of the keys known for the VM, so the server is asked for a key of a
+// known type rather than one that would look changed (nil when none is known).
+func (o *sshOptions) hostKeyCallback(streams Streams, h vmHost) (callback ssh.HostKeyCallback, algorithms []string, err error) {
 	path, err := o.knownHostsPath()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var files []string
 	if _, err := os.Stat(path); err == nil {
 		files = append(files, path)
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("known hosts: %w", err)
+		return nil, nil, fmt.Errorf("known hosts: %w", err)
 	}
 	check, err := knownhosts.New(files...)
 	if err != nil {
-		return nil, fmt.Errorf("known hosts: %w", err)
+		return nil, nil, fmt.Errorf("known hosts: %w", err)
 	}
-	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
-		err := check(hostname, remote, key)
+	return func(hostname string, _ net.Addr, key ssh.PublicKey) error {
+		// The stream has no TCP address; knownhosts parses one but goes by hostname.
+		err := check(hostname, &net.TCPAddr{}, key)
 		var keyErr *knownhosts.KeyError
 		if !errors.As(err, &keyErr) {
 			return err
@@ -219,7 +225,30 @@ func (o *sshOptions) hostKeyCallback(streams Streams, h vmHost) (ssh.HostKeyCall
 		}
 		fmt.Fprintf(streams.ErrOut, "Warning: Permanently added '%s' (%s) to the list of known hosts.\n", h.alias(), key.Type())
 		return nil
-	}, nil
+	}, knownKeyAlgorithms(check, net.JoinHostPort(h.alias(), strconv.Itoa(o.port))), nil
+}
+
+// knownKeyAlgorithms asks check about a key no host has: the KeyError lists the host's known
+// keys, whose algorithms the client then offers.
+func knownKeyAlgorithms(check ssh.HostKeyCallback, hostport string) []string {
+	probe, err := ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
+	if err != nil {
+		return nil
+	}
+	var keyErr *knownhosts.KeyError
+	if !errors.As(check(hostport, &net.TCPAddr{}, probe), &keyErr) {
+		return nil
+	}
+	var algorithms []string
+	for _, known := range keyErr.Want {
+		switch t := known.Key.Type(); t {
+		case ssh.KeyAlgoRSA:
+			algorithms = append(algorithms, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
+		default:
+			algorithms = append(algorithms, t)
+		}
+	}
+	return algorithms
 }
 
 // confirm asks a yes/no question on the terminal; without a terminal the answer is no.

@@ -115,7 +115,14 @@ func writeStatus(w http.ResponseWriter, code int, message string) {
 // does, and writes a kubeconfig for it with prod as the namespace.
 func startStreamServer(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(&fakeSubresources{attempts: map[string]int{}})
+	return serveStreams(t, &fakeSubresources{attempts: map[string]int{}})
+}
+
+// serveStreams serves h on 127.0.0.1 over TLS, offering HTTP/2 as kube-apiserver does, and
+// writes a kubeconfig for it (token streamTestToken, namespace prod).
+func serveStreams(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -182,10 +189,16 @@ func startD8(ctx context.Context, in io.Reader, out io.Writer, args ...string) *
 // exitCode waits (bounded) for the command to end.
 func (r *running) exitCode(t *testing.T) int {
 	t.Helper()
+	return r.exitCodeWithin(t, 20*time.Second)
+}
+
+// exitCodeWithin waits up to timeout for the command to end.
+func (r *running) exitCodeWithin(t *testing.T, timeout time.Duration) int {
+	t.Helper()
 	select {
 	case code := <-r.done:
 		return code
-	case <-time.After(20 * time.Second):
+	case <-time.After(timeout):
 		t.Fatalf("d8 did not exit; stderr %q", r.errOut.String())
 		return -1
 	}
