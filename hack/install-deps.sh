@@ -3,8 +3,9 @@
 # qemu-img (qemu-utils) converts disk images, genisoimage makes ISO images (tests, cloud-init
 # drives), xz and curl are what users of the seeds run, qemu-system-x86 runs the guests of
 # the local node, and the guest image (hack/guest/build.sh) is assembled with sfdisk, mtools,
-# dosfstools, syslinux and isolinux, its initramfs packed with cpio and lz4. Needs root (or
-# sudo) and Debian's apt.
+# dosfstools, syslinux and isolinux, its initramfs packed with cpio and lz4; `d8 v ssh|scp
+# --local-ssh` run OpenSSH's client, `d8 v vnc --web` serves noVNC from Debian's novnc
+# package, and its test drives chromium (headless). Needs root (or sudo) and Debian's apt.
 set -o errexit -o nounset -o pipefail
 
 need=()
@@ -22,6 +23,9 @@ command -v cpio >/dev/null || need+=(cpio)
 command -v lz4 >/dev/null || need+=(lz4)
 [ -e /usr/lib/ISOLINUX/isolinux.bin ] || need+=(isolinux)
 command -v flock >/dev/null || need+=(util-linux)
+command -v ssh >/dev/null || need+=(openssh-client)
+[ -e /usr/share/novnc/core/rfb.js ] || need+=(novnc)
+command -v chromium >/dev/null || need+=(chromium)
 if [ "${#need[@]}" -eq 0 ]; then
     exit 0
 fi
