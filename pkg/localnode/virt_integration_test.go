@@ -9,10 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
@@ -43,36 +45,53 @@ type virtEnv struct {
 	nodeDir string
 	// stopNode stops the node and waits for it.
 	stopNode func()
+	// configure adjusts the configuration of every node the test starts.
+	configure func(*localnode.Config)
 }
 
 // startNode starts the local node node-1 in process; the test stops it.
 func (e *virtEnv) startNode(t *testing.T, rt virt.Runtime) {
 	t.Helper()
-	var err error
-	e.node, err = localnode.New(localnode.Config{NodeName: "node-1", StateDir: e.nodeDir,
+	e.node, e.stopNode = e.runNode(t, localnode.Config{NodeName: "node-1", StateDir: e.nodeDir,
 		VolumesDir: e.volumes, BinDir: filepath.Join(e.nodeDir, "bin"), PodIPIndex: 1, Provisioner: true,
-		KubeVirt: e.kv, VMRuntime: rt}, e.client)
+		KubeVirt: e.kv, VMRuntime: rt})
+}
+
+// runNode runs a node in process and returns it with its stop function, which waits for it;
+// the test stops it at the latest.
+func (e *virtEnv) runNode(t *testing.T, cfg localnode.Config) (*localnode.Node, func()) {
+	t.Helper()
+	if e.configure != nil {
+		e.configure(&cfg)
+	}
+	node, err := localnode.New(cfg, e.client)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
-	go func() { done <- e.node.Run(ctx) }()
+	go func() { done <- node.Run(ctx) }()
 	var once sync.Once
-	e.stopNode = func() {
+	stop := func() {
 		once.Do(func() {
 			cancel()
 			select {
-			case <-done:
+			case err := <-done:
+				if err != nil {
+					t.Errorf("node %s: %v", cfg.NodeName, err)
+				}
 			case <-time.After(20 * time.Second):
-				t.Error("the node did not stop")
+				t.Errorf("node %s did not stop", cfg.NodeName)
 			}
 		})
 	}
-	t.Cleanup(e.stopNode)
+	t.Cleanup(stop)
+	return node, stop
 }
 
-func startVirtEnv(t *testing.T, rt virt.Runtime, timeout time.Duration) *virtEnv {
+// startVirtEnv starts the stack and node-1; configure, if given, adjusts the configuration
+// of the nodes the test starts.
+func startVirtEnv(t *testing.T, rt virt.Runtime, timeout time.Duration, configure ...func(*virtEnv, *localnode.Config)) *virtEnv {
 	t.Helper()
 	bin := os.Getenv("E2E_BIN")
 	if bin == "" {
@@ -109,6 +128,9 @@ func startVirtEnv(t *testing.T, rt virt.Runtime, timeout time.Duration) *virtEnv
 		nodeDir: filepath.Join(dir, "nodes", "node-1")}
 	if env.kv, err = kubevirt.NewForConfig(restCfg); err != nil {
 		t.Fatal(err)
+	}
+	if len(configure) > 0 {
+		env.configure = func(cfg *localnode.Config) { configure[0](env, cfg) }
 	}
 	env.startNode(t, rt)
 	for _, sc := range []struct {
@@ -302,8 +324,9 @@ func TestKubeVirtStandInHollow(t *testing.T) {
 }
 
 // TestKubeVirtStandInQEMU boots the project's guest from a PVC-backed disk: the VMI runs,
-// the guest agent connects and reports the annotated address, and a poweroff typed on the
-// serial console ends the VMI Succeeded.
+// the guest agent connects and reports the annotated address, the guest's SSH server
+// answers a port-forward, and a poweroff typed on the serial console ends the VMI
+// Succeeded; both streams go through kube-apiserver and KubeVirt's subresource API.
 func TestKubeVirtStandInQEMU(t *testing.T) {
 	guest, err := filepath.Abs("../../bin/guest/guest.qcow2")
 	if err != nil {
@@ -317,7 +340,11 @@ func TestKubeVirtStandInQEMU(t *testing.T) {
 			t.Skipf("%s is not installed (hack/install-deps.sh)", p)
 		}
 	}
-	e := startVirtEnv(t, virt.QEMU{}, 5*time.Minute)
+	virtAPIPort := freeLocalPort(t)
+	e := startVirtEnv(t, virt.QEMU{}, 5*time.Minute, withStreams(virtAPIPort))
+	if err := e.stack.RegisterKubeVirtAPI(e.ctx, virtAPIPort); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
@@ -385,11 +412,27 @@ users:
 		t.Errorf("guestOSInfo %+v", vmi.Status.GuestOSInfo)
 	}
 
-	sockets, ok := e.node.VMSockets("default", "guest")
-	if !ok {
+	if _, ok := e.node.VMSockets("default", "guest"); !ok {
 		t.Fatal("the node does not report the VM's sockets")
 	}
-	c := dialSerial(t, sockets.Serial)
+	// The guest's SSH server, forwarded through kube-apiserver, virt-api and the node's
+	// hostfwd rule added on the QMP connection the machine holds.
+	admin, err := clientcmd.BuildConfigFromFlags("", e.stack.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssh, resp, err := websocketDial(e.ctx, admin, streamURL(admin, "default", "guest", "portforward/22"))
+	if err != nil {
+		t.Fatalf("port-forward to 22: %v %s", err, statusOf(resp))
+	}
+	if banner := readN(t, e.ctx, ssh, len("SSH-2.0-")); !strings.HasPrefix(banner, "SSH-2.0-") {
+		t.Errorf("port 22 of the guest says %q", banner)
+	}
+	ssh.Close(websocket.StatusNormalClosure, "")
+
+	// The serial console, through kube-apiserver as a user would open it.
+	ws := dialConsole(t, e.ctx, admin, "guest")
+	c := newSerial(t, websocket.NetConn(e.ctx, ws, websocket.MessageBinary))
 	c.send("")
 	c.waitFor(t, "guest login: ")
 	c.send("cloud")
@@ -422,12 +465,9 @@ type serial struct {
 	seen int
 }
 
-func dialSerial(t *testing.T, path string) *serial {
+// newSerial reads the console conn into a buffer that waitFor searches.
+func newSerial(t *testing.T, conn net.Conn) *serial {
 	t.Helper()
-	conn, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatalf("serial console: %v", err)
-	}
 	t.Cleanup(func() { conn.Close() })
 	s := &serial{conn: conn}
 	go func() {
