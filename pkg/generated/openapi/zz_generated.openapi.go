@@ -10,7 +10,8 @@ Copyright The virtplane Authors. Licensed under the Apache License, Version 2.0.
 package openapi
 
 import (
-	v1alpha2 "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
+	v1alpha2 "github.com/virtplane/virtplane/pkg/apis/subresources/v1alpha2"
+	virtualizationv1alpha2 "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 	v1 "k8s.io/api/core/v1"
 	resource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,428 +24,780 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		v1alpha2.AttachedVirtualMachine{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_AttachedVirtualMachine(ref),
-		v1alpha2.BlockDeviceSpecRef{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_BlockDeviceSpecRef(ref),
-		v1alpha2.BlockDeviceStatusRef{}.OpenAPIModelName():                      schema_pkg_apis_virtualization_v1alpha2_BlockDeviceStatusRef(ref),
-		v1alpha2.CPUDiscovery{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_CPUDiscovery(ref),
-		v1alpha2.CPUFeatures{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_CPUFeatures(ref),
-		v1alpha2.CPUSpec{}.OpenAPIModelName():                                   schema_pkg_apis_virtualization_v1alpha2_CPUSpec(ref),
-		v1alpha2.CPUStatus{}.OpenAPIModelName():                                 schema_pkg_apis_virtualization_v1alpha2_CPUStatus(ref),
-		v1alpha2.CPUTopology{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_CPUTopology(ref),
-		v1alpha2.Checksum{}.OpenAPIModelName():                                  schema_pkg_apis_virtualization_v1alpha2_Checksum(ref),
-		v1alpha2.ClassCPU{}.OpenAPIModelName():                                  schema_pkg_apis_virtualization_v1alpha2_ClassCPU(ref),
-		v1alpha2.ClusterImagePullSecret{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_ClusterImagePullSecret(ref),
-		v1alpha2.ClusterVirtualImage{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImage(ref),
-		v1alpha2.ClusterVirtualImageContainerImage{}.OpenAPIModelName():         schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageContainerImage(ref),
-		v1alpha2.ClusterVirtualImageDataSource{}.OpenAPIModelName():             schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageDataSource(ref),
-		v1alpha2.ClusterVirtualImageList{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageList(ref),
-		v1alpha2.ClusterVirtualImageObjectRef{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageObjectRef(ref),
-		v1alpha2.ClusterVirtualImageSpec{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageSpec(ref),
-		v1alpha2.ClusterVirtualImageStatus{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatus(ref),
-		v1alpha2.ClusterVirtualImageStatusTarget{}.OpenAPIModelName():           schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatusTarget(ref),
-		v1alpha2.DataSourceContainerImage{}.OpenAPIModelName():                  schema_pkg_apis_virtualization_v1alpha2_DataSourceContainerImage(ref),
-		v1alpha2.DataSourceHTTP{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_DataSourceHTTP(ref),
-		v1alpha2.DataSourceUpload{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_DataSourceUpload(ref),
-		v1alpha2.DiskTarget{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_DiskTarget(ref),
-		v1alpha2.Disruptions{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_Disruptions(ref),
-		v1alpha2.GPUSpec{}.OpenAPIModelName():                                   schema_pkg_apis_virtualization_v1alpha2_GPUSpec(ref),
-		v1alpha2.GuestOSInfo{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_GuestOSInfo(ref),
-		v1alpha2.ImagePullSecretName{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_ImagePullSecretName(ref),
-		v1alpha2.ImageStatusSize{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_ImageStatusSize(ref),
-		v1alpha2.ImageUploadURLs{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_ImageUploadURLs(ref),
-		v1alpha2.MemoryMinMax{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_MemoryMinMax(ref),
-		v1alpha2.MemorySpec{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_MemorySpec(ref),
-		v1alpha2.MemoryStatus{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_MemoryStatus(ref),
-		v1alpha2.NameReplacement{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_NameReplacement(ref),
-		v1alpha2.NameReplacementFrom{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_NameReplacementFrom(ref),
-		v1alpha2.NetworksSpec{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_NetworksSpec(ref),
-		v1alpha2.NetworksStatus{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_NetworksStatus(ref),
-		v1alpha2.NodeSelector{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_NodeSelector(ref),
-		v1alpha2.Provisioning{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_Provisioning(ref),
-		v1alpha2.RecommendedCPU{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_RecommendedCPU(ref),
-		v1alpha2.RecommendedResources{}.OpenAPIModelName():                      schema_pkg_apis_virtualization_v1alpha2_RecommendedResources(ref),
-		v1alpha2.ResourceRef{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_ResourceRef(ref),
-		v1alpha2.ResourcesStatus{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_ResourcesStatus(ref),
-		v1alpha2.SizingPolicy{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_SizingPolicy(ref),
-		v1alpha2.SizingPolicyCores{}.OpenAPIModelName():                         schema_pkg_apis_virtualization_v1alpha2_SizingPolicyCores(ref),
-		v1alpha2.SizingPolicyMemory{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_SizingPolicyMemory(ref),
-		v1alpha2.StatusSpeed{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_StatusSpeed(ref),
-		v1alpha2.SysprepRef{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_SysprepRef(ref),
-		v1alpha2.TopologySpreadConstraint{}.OpenAPIModelName():                  schema_pkg_apis_virtualization_v1alpha2_TopologySpreadConstraint(ref),
-		v1alpha2.USBAddress{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_USBAddress(ref),
-		v1alpha2.USBDeviceSpecRef{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_USBDeviceSpecRef(ref),
-		v1alpha2.USBDeviceStatusRef{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_USBDeviceStatusRef(ref),
-		v1alpha2.UploadOptions{}.OpenAPIModelName():                             schema_pkg_apis_virtualization_v1alpha2_UploadOptions(ref),
-		v1alpha2.UserDataRef{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_UserDataRef(ref),
-		v1alpha2.VMAffinity{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_VMAffinity(ref),
-		v1alpha2.VMBDAObjectRef{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_VMBDAObjectRef(ref),
-		v1alpha2.Versions{}.OpenAPIModelName():                                  schema_pkg_apis_virtualization_v1alpha2_Versions(ref),
-		v1alpha2.VirtualDisk{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_VirtualDisk(ref),
-		v1alpha2.VirtualDiskCreationDuration{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualDiskCreationDuration(ref),
-		v1alpha2.VirtualDiskDataSource{}.OpenAPIModelName():                     schema_pkg_apis_virtualization_v1alpha2_VirtualDiskDataSource(ref),
-		v1alpha2.VirtualDiskList{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_VirtualDiskList(ref),
-		v1alpha2.VirtualDiskMigrationState{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualDiskMigrationState(ref),
-		v1alpha2.VirtualDiskObjectRef{}.OpenAPIModelName():                      schema_pkg_apis_virtualization_v1alpha2_VirtualDiskObjectRef(ref),
-		v1alpha2.VirtualDiskPersistentVolumeClaim{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualDiskPersistentVolumeClaim(ref),
-		v1alpha2.VirtualDiskSnapshot{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshot(ref),
-		v1alpha2.VirtualDiskSnapshotList{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotList(ref),
-		v1alpha2.VirtualDiskSnapshotSpec{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotSpec(ref),
-		v1alpha2.VirtualDiskSnapshotStatus{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotStatus(ref),
-		v1alpha2.VirtualDiskSpec{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSpec(ref),
-		v1alpha2.VirtualDiskStats{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStats(ref),
-		v1alpha2.VirtualDiskStatus{}.OpenAPIModelName():                         schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref),
-		v1alpha2.VirtualImage{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_VirtualImage(ref),
-		v1alpha2.VirtualImageDataSource{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_VirtualImageDataSource(ref),
-		v1alpha2.VirtualImageList{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_VirtualImageList(ref),
-		v1alpha2.VirtualImageObjectRef{}.OpenAPIModelName():                     schema_pkg_apis_virtualization_v1alpha2_VirtualImageObjectRef(ref),
-		v1alpha2.VirtualImagePersistentVolumeClaim{}.OpenAPIModelName():         schema_pkg_apis_virtualization_v1alpha2_VirtualImagePersistentVolumeClaim(ref),
-		v1alpha2.VirtualImageSpec{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_VirtualImageSpec(ref),
-		v1alpha2.VirtualImageStatus{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatus(ref),
-		v1alpha2.VirtualImageStatusTarget{}.OpenAPIModelName():                  schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatusTarget(ref),
-		v1alpha2.VirtualMachine{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_VirtualMachine(ref),
-		v1alpha2.VirtualMachineAndPodAffinity{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAffinity(ref),
-		v1alpha2.VirtualMachineAndPodAntiAffinity{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAntiAffinity(ref),
-		v1alpha2.VirtualMachineBlockDeviceAttachment{}.OpenAPIModelName():       schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment(ref),
-		v1alpha2.VirtualMachineBlockDeviceAttachmentList{}.OpenAPIModelName():   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachmentList(ref),
-		v1alpha2.VirtualMachineBlockDeviceAttachmentSpec{}.OpenAPIModelName():   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachmentSpec(ref),
-		v1alpha2.VirtualMachineBlockDeviceAttachmentStatus{}.OpenAPIModelName(): schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachmentStatus(ref),
-		v1alpha2.VirtualMachineClass{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClass(ref),
-		v1alpha2.VirtualMachineClassList{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassList(ref),
-		v1alpha2.VirtualMachineClassSpec{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassSpec(ref),
-		v1alpha2.VirtualMachineClassStatus{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassStatus(ref),
-		v1alpha2.VirtualMachineIPAddress{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddress(ref),
-		v1alpha2.VirtualMachineIPAddressLease{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLease(ref),
-		v1alpha2.VirtualMachineIPAddressLeaseIPAddressRef{}.OpenAPIModelName():  schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseIPAddressRef(ref),
-		v1alpha2.VirtualMachineIPAddressLeaseList{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseList(ref),
-		v1alpha2.VirtualMachineIPAddressLeaseSpec{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseSpec(ref),
-		v1alpha2.VirtualMachineIPAddressLeaseStatus{}.OpenAPIModelName():        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseStatus(ref),
-		v1alpha2.VirtualMachineIPAddressList{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressList(ref),
-		v1alpha2.VirtualMachineIPAddressSpec{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressSpec(ref),
-		v1alpha2.VirtualMachineIPAddressStatus{}.OpenAPIModelName():             schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressStatus(ref),
-		v1alpha2.VirtualMachineLaunchTimeDuration{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineLaunchTimeDuration(ref),
-		v1alpha2.VirtualMachineList{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineList(ref),
-		v1alpha2.VirtualMachineLocation{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_VirtualMachineLocation(ref),
-		v1alpha2.VirtualMachineMigrationState{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineMigrationState(ref),
-		v1alpha2.VirtualMachineOperation{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperation(ref),
-		v1alpha2.VirtualMachineOperationCloneCustomization{}.OpenAPIModelName(): schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneCustomization(ref),
-		v1alpha2.VirtualMachineOperationCloneSpec{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneSpec(ref),
-		v1alpha2.VirtualMachineOperationList{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationList(ref),
-		v1alpha2.VirtualMachineOperationMigrateSpec{}.OpenAPIModelName():        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationMigrateSpec(ref),
-		v1alpha2.VirtualMachineOperationResource{}.OpenAPIModelName():           schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationResource(ref),
-		v1alpha2.VirtualMachineOperationRestoreSpec{}.OpenAPIModelName():        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationRestoreSpec(ref),
-		v1alpha2.VirtualMachineOperationSpec{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationSpec(ref),
-		v1alpha2.VirtualMachineOperationStatus{}.OpenAPIModelName():             schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationStatus(ref),
-		v1alpha2.VirtualMachinePhaseTransitionTimestamp{}.OpenAPIModelName():    schema_pkg_apis_virtualization_v1alpha2_VirtualMachinePhaseTransitionTimestamp(ref),
-		v1alpha2.VirtualMachinePod{}.OpenAPIModelName():                         schema_pkg_apis_virtualization_v1alpha2_VirtualMachinePod(ref),
-		v1alpha2.VirtualMachineRestore{}.OpenAPIModelName():                     schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestore(ref),
-		v1alpha2.VirtualMachineRestoreList{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreList(ref),
-		v1alpha2.VirtualMachineRestoreSpec{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreSpec(ref),
-		v1alpha2.VirtualMachineRestoreStatus{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreStatus(ref),
-		v1alpha2.VirtualMachineSnapshot{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshot(ref),
-		v1alpha2.VirtualMachineSnapshotList{}.OpenAPIModelName():                schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotList(ref),
-		v1alpha2.VirtualMachineSnapshotSpec{}.OpenAPIModelName():                schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotSpec(ref),
-		v1alpha2.VirtualMachineSnapshotStatus{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotStatus(ref),
-		v1alpha2.VirtualMachineSpec{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref),
-		v1alpha2.VirtualMachineStats{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStats(ref),
-		v1alpha2.VirtualMachineStatus{}.OpenAPIModelName():                      schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref),
-		v1alpha2.VolumeSnapshotClassName{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VolumeSnapshotClassName(ref),
-		v1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName():  schema_pkg_apis_virtualization_v1alpha2_WeightedVirtualMachineAndPodAffinityTerm(ref),
-		v1.AWSElasticBlockStoreVolumeSource{}.OpenAPIModelName():                schema_k8sio_api_core_v1_AWSElasticBlockStoreVolumeSource(ref),
-		v1.Affinity{}.OpenAPIModelName():                                        schema_k8sio_api_core_v1_Affinity(ref),
-		v1.AppArmorProfile{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_AppArmorProfile(ref),
-		v1.AttachedVolume{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_AttachedVolume(ref),
-		v1.AvoidPods{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_AvoidPods(ref),
-		v1.AzureDiskVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_AzureDiskVolumeSource(ref),
-		v1.AzureFilePersistentVolumeSource{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_AzureFilePersistentVolumeSource(ref),
-		v1.AzureFileVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_AzureFileVolumeSource(ref),
-		v1.Binding{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_Binding(ref),
-		v1.CSIPersistentVolumeSource{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_CSIPersistentVolumeSource(ref),
-		v1.CSIVolumeSource{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_CSIVolumeSource(ref),
-		v1.Capabilities{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_Capabilities(ref),
-		v1.CephFSPersistentVolumeSource{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_CephFSPersistentVolumeSource(ref),
-		v1.CephFSVolumeSource{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_CephFSVolumeSource(ref),
-		v1.CinderPersistentVolumeSource{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_CinderPersistentVolumeSource(ref),
-		v1.CinderVolumeSource{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_CinderVolumeSource(ref),
-		v1.ClientIPConfig{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_ClientIPConfig(ref),
-		v1.ClusterTrustBundleProjection{}.OpenAPIModelName():                    schema_k8sio_api_core_v1_ClusterTrustBundleProjection(ref),
-		v1.ComponentCondition{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_ComponentCondition(ref),
-		v1.ComponentStatus{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_ComponentStatus(ref),
-		v1.ComponentStatusList{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_ComponentStatusList(ref),
-		v1.ConfigMap{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_ConfigMap(ref),
-		v1.ConfigMapEnvSource{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_ConfigMapEnvSource(ref),
-		v1.ConfigMapKeySelector{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_ConfigMapKeySelector(ref),
-		v1.ConfigMapList{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ConfigMapList(ref),
-		v1.ConfigMapNodeConfigSource{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_ConfigMapNodeConfigSource(ref),
-		v1.ConfigMapProjection{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_ConfigMapProjection(ref),
-		v1.ConfigMapVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ConfigMapVolumeSource(ref),
-		v1.Container{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_Container(ref),
-		v1.ContainerExtendedResourceRequest{}.OpenAPIModelName():                schema_k8sio_api_core_v1_ContainerExtendedResourceRequest(ref),
-		v1.ContainerImage{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_ContainerImage(ref),
-		v1.ContainerPort{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ContainerPort(ref),
-		v1.ContainerResizePolicy{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ContainerResizePolicy(ref),
-		v1.ContainerRestartRule{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_ContainerRestartRule(ref),
-		v1.ContainerRestartRuleOnExitCodes{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_ContainerRestartRuleOnExitCodes(ref),
-		v1.ContainerState{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_ContainerState(ref),
-		v1.ContainerStateRunning{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ContainerStateRunning(ref),
-		v1.ContainerStateTerminated{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_ContainerStateTerminated(ref),
-		v1.ContainerStateWaiting{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ContainerStateWaiting(ref),
-		v1.ContainerStatus{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_ContainerStatus(ref),
-		v1.ContainerUser{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ContainerUser(ref),
-		v1.DaemonEndpoint{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_DaemonEndpoint(ref),
-		v1.DownwardAPIProjection{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_DownwardAPIProjection(ref),
-		v1.DownwardAPIVolumeFile{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_DownwardAPIVolumeFile(ref),
-		v1.DownwardAPIVolumeSource{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_DownwardAPIVolumeSource(ref),
-		v1.EmptyDirVolumeSource{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_EmptyDirVolumeSource(ref),
-		v1.EndpointAddress{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_EndpointAddress(ref),
-		v1.EndpointPort{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_EndpointPort(ref),
-		v1.EndpointSubset{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_EndpointSubset(ref),
-		v1.Endpoints{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_Endpoints(ref),
-		v1.EndpointsList{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_EndpointsList(ref),
-		v1.EnvFromSource{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_EnvFromSource(ref),
-		v1.EnvVar{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_EnvVar(ref),
-		v1.EnvVarSource{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_EnvVarSource(ref),
-		v1.EphemeralContainer{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_EphemeralContainer(ref),
-		v1.EphemeralContainerCommon{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_EphemeralContainerCommon(ref),
-		v1.EphemeralVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_EphemeralVolumeSource(ref),
-		v1.Event{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_Event(ref),
-		v1.EventList{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_EventList(ref),
-		v1.EventSeries{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_EventSeries(ref),
-		v1.EventSource{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_EventSource(ref),
-		v1.ExecAction{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_ExecAction(ref),
-		v1.FCVolumeSource{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_FCVolumeSource(ref),
-		v1.FileKeySelector{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_FileKeySelector(ref),
-		v1.FlexPersistentVolumeSource{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_FlexPersistentVolumeSource(ref),
-		v1.FlexVolumeSource{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_FlexVolumeSource(ref),
-		v1.FlockerVolumeSource{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_FlockerVolumeSource(ref),
-		v1.GCEPersistentDiskVolumeSource{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_GCEPersistentDiskVolumeSource(ref),
-		v1.GRPCAction{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_GRPCAction(ref),
-		v1.GitRepoVolumeSource{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_GitRepoVolumeSource(ref),
-		v1.GlusterfsPersistentVolumeSource{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_GlusterfsPersistentVolumeSource(ref),
-		v1.GlusterfsVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_GlusterfsVolumeSource(ref),
-		v1.HTTPGetAction{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_HTTPGetAction(ref),
-		v1.HTTPHeader{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_HTTPHeader(ref),
-		v1.HostAlias{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_HostAlias(ref),
-		v1.HostIP{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_HostIP(ref),
-		v1.HostPathVolumeSource{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_HostPathVolumeSource(ref),
-		v1.ISCSIPersistentVolumeSource{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_ISCSIPersistentVolumeSource(ref),
-		v1.ISCSIVolumeSource{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_ISCSIVolumeSource(ref),
-		v1.ImageVolumeSource{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_ImageVolumeSource(ref),
-		v1.ImageVolumeStatus{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_ImageVolumeStatus(ref),
-		v1.KeyToPath{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_KeyToPath(ref),
-		v1.Lifecycle{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_Lifecycle(ref),
-		v1.LifecycleHandler{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_LifecycleHandler(ref),
-		v1.LimitRange{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_LimitRange(ref),
-		v1.LimitRangeItem{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_LimitRangeItem(ref),
-		v1.LimitRangeList{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_LimitRangeList(ref),
-		v1.LimitRangeSpec{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_LimitRangeSpec(ref),
-		v1.LinuxContainerUser{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_LinuxContainerUser(ref),
-		v1.List{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_List(ref),
-		v1.LoadBalancerIngress{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_LoadBalancerIngress(ref),
-		v1.LoadBalancerStatus{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_LoadBalancerStatus(ref),
-		v1.LocalObjectReference{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_LocalObjectReference(ref),
-		v1.LocalVolumeSource{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_LocalVolumeSource(ref),
-		v1.ModifyVolumeStatus{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_ModifyVolumeStatus(ref),
-		v1.NFSVolumeSource{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_NFSVolumeSource(ref),
-		v1.Namespace{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_Namespace(ref),
-		v1.NamespaceCondition{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_NamespaceCondition(ref),
-		v1.NamespaceList{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_NamespaceList(ref),
-		v1.NamespaceSpec{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_NamespaceSpec(ref),
-		v1.NamespaceStatus{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_NamespaceStatus(ref),
-		v1.Node{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_Node(ref),
-		v1.NodeAddress{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_NodeAddress(ref),
-		v1.NodeAffinity{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_NodeAffinity(ref),
-		v1.NodeAllocatableResourceClaimStatus{}.OpenAPIModelName():              schema_k8sio_api_core_v1_NodeAllocatableResourceClaimStatus(ref),
-		v1.NodeCondition{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_NodeCondition(ref),
-		v1.NodeConfigSource{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_NodeConfigSource(ref),
-		v1.NodeConfigStatus{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_NodeConfigStatus(ref),
-		v1.NodeDaemonEndpoints{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_NodeDaemonEndpoints(ref),
-		v1.NodeFeatures{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_NodeFeatures(ref),
-		v1.NodeList{}.OpenAPIModelName():                                        schema_k8sio_api_core_v1_NodeList(ref),
-		v1.NodeProxyOptions{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_NodeProxyOptions(ref),
-		v1.NodeRuntimeHandler{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_NodeRuntimeHandler(ref),
-		v1.NodeRuntimeHandlerFeatures{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_NodeRuntimeHandlerFeatures(ref),
-		v1.NodeSelector{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_NodeSelector(ref),
-		v1.NodeSelectorRequirement{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_NodeSelectorRequirement(ref),
-		v1.NodeSelectorTerm{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_NodeSelectorTerm(ref),
-		v1.NodeSpec{}.OpenAPIModelName():                                        schema_k8sio_api_core_v1_NodeSpec(ref),
-		v1.NodeStatus{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_NodeStatus(ref),
-		v1.NodeSwapStatus{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_NodeSwapStatus(ref),
-		v1.NodeSystemInfo{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_NodeSystemInfo(ref),
-		v1.ObjectFieldSelector{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_ObjectFieldSelector(ref),
-		v1.ObjectReference{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_ObjectReference(ref),
-		v1.PersistentVolume{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_PersistentVolume(ref),
-		v1.PersistentVolumeClaim{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_PersistentVolumeClaim(ref),
-		v1.PersistentVolumeClaimCondition{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_PersistentVolumeClaimCondition(ref),
-		v1.PersistentVolumeClaimList{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_PersistentVolumeClaimList(ref),
-		v1.PersistentVolumeClaimSpec{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_PersistentVolumeClaimSpec(ref),
-		v1.PersistentVolumeClaimStatus{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_PersistentVolumeClaimStatus(ref),
-		v1.PersistentVolumeClaimTemplate{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_PersistentVolumeClaimTemplate(ref),
-		v1.PersistentVolumeClaimVolumeSource{}.OpenAPIModelName():               schema_k8sio_api_core_v1_PersistentVolumeClaimVolumeSource(ref),
-		v1.PersistentVolumeList{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_PersistentVolumeList(ref),
-		v1.PersistentVolumeSource{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_PersistentVolumeSource(ref),
-		v1.PersistentVolumeSpec{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_PersistentVolumeSpec(ref),
-		v1.PersistentVolumeStatus{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_PersistentVolumeStatus(ref),
-		v1.PhotonPersistentDiskVolumeSource{}.OpenAPIModelName():                schema_k8sio_api_core_v1_PhotonPersistentDiskVolumeSource(ref),
-		v1.Pod{}.OpenAPIModelName():                                             schema_k8sio_api_core_v1_Pod(ref),
-		v1.PodAffinity{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_PodAffinity(ref),
-		v1.PodAffinityTerm{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_PodAffinityTerm(ref),
-		v1.PodAntiAffinity{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_PodAntiAffinity(ref),
-		v1.PodAttachOptions{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_PodAttachOptions(ref),
-		v1.PodCertificateProjection{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_PodCertificateProjection(ref),
-		v1.PodCondition{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_PodCondition(ref),
-		v1.PodDNSConfig{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_PodDNSConfig(ref),
-		v1.PodDNSConfigOption{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_PodDNSConfigOption(ref),
-		v1.PodExecOptions{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_PodExecOptions(ref),
-		v1.PodExtendedResourceClaimStatus{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_PodExtendedResourceClaimStatus(ref),
-		v1.PodIP{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_PodIP(ref),
-		v1.PodList{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_PodList(ref),
-		v1.PodLogOptions{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_PodLogOptions(ref),
-		v1.PodOS{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_PodOS(ref),
-		v1.PodPortForwardOptions{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_PodPortForwardOptions(ref),
-		v1.PodProxyOptions{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_PodProxyOptions(ref),
-		v1.PodReadinessGate{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_PodReadinessGate(ref),
-		v1.PodResourceClaim{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_PodResourceClaim(ref),
-		v1.PodResourceClaimStatus{}.OpenAPIModelName():                          schema_k8sio_api_core_v1_PodResourceClaimStatus(ref),
-		v1.PodSchedulingGate{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_PodSchedulingGate(ref),
-		v1.PodSchedulingGroup{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_PodSchedulingGroup(ref),
-		v1.PodSecurityContext{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_PodSecurityContext(ref),
-		v1.PodSignature{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_PodSignature(ref),
-		v1.PodSpec{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_PodSpec(ref),
-		v1.PodStatus{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_PodStatus(ref),
-		v1.PodStatusResult{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_PodStatusResult(ref),
-		v1.PodTemplate{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_PodTemplate(ref),
-		v1.PodTemplateList{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_PodTemplateList(ref),
-		v1.PodTemplateSpec{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_PodTemplateSpec(ref),
-		v1.PortStatus{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_PortStatus(ref),
-		v1.PortworxVolumeSource{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_PortworxVolumeSource(ref),
-		v1.PreferAvoidPodsEntry{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_PreferAvoidPodsEntry(ref),
-		v1.PreferredSchedulingTerm{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_PreferredSchedulingTerm(ref),
-		v1.Probe{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_Probe(ref),
-		v1.ProbeHandler{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_ProbeHandler(ref),
-		v1.ProjectedVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ProjectedVolumeSource(ref),
-		v1.QuobyteVolumeSource{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_QuobyteVolumeSource(ref),
-		v1.RBDPersistentVolumeSource{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_RBDPersistentVolumeSource(ref),
-		v1.RBDVolumeSource{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_RBDVolumeSource(ref),
-		v1.RangeAllocation{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_RangeAllocation(ref),
-		v1.ReplicationController{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ReplicationController(ref),
-		v1.ReplicationControllerCondition{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_ReplicationControllerCondition(ref),
-		v1.ReplicationControllerList{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_ReplicationControllerList(ref),
-		v1.ReplicationControllerSpec{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_ReplicationControllerSpec(ref),
-		v1.ReplicationControllerStatus{}.OpenAPIModelName():                     schema_k8sio_api_core_v1_ReplicationControllerStatus(ref),
-		v1.ResourceClaim{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ResourceClaim(ref),
-		v1.ResourceFieldSelector{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_ResourceFieldSelector(ref),
-		v1.ResourceHealth{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_ResourceHealth(ref),
-		v1.ResourceQuota{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ResourceQuota(ref),
-		v1.ResourceQuotaList{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_ResourceQuotaList(ref),
-		v1.ResourceQuotaSpec{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_ResourceQuotaSpec(ref),
-		v1.ResourceQuotaStatus{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_ResourceQuotaStatus(ref),
-		v1.ResourceRequirements{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_ResourceRequirements(ref),
-		v1.ResourceStatus{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_ResourceStatus(ref),
-		v1.SELinuxOptions{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_SELinuxOptions(ref),
-		v1.ScaleIOPersistentVolumeSource{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_ScaleIOPersistentVolumeSource(ref),
-		v1.ScaleIOVolumeSource{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_ScaleIOVolumeSource(ref),
-		v1.ScopeSelector{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ScopeSelector(ref),
-		v1.ScopedResourceSelectorRequirement{}.OpenAPIModelName():               schema_k8sio_api_core_v1_ScopedResourceSelectorRequirement(ref),
-		v1.SeccompProfile{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_SeccompProfile(ref),
-		v1.Secret{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_Secret(ref),
-		v1.SecretEnvSource{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_SecretEnvSource(ref),
-		v1.SecretKeySelector{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_SecretKeySelector(ref),
-		v1.SecretList{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_SecretList(ref),
-		v1.SecretProjection{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_SecretProjection(ref),
-		v1.SecretReference{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_SecretReference(ref),
-		v1.SecretVolumeSource{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_SecretVolumeSource(ref),
-		v1.SecurityContext{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_SecurityContext(ref),
-		v1.SerializedReference{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_SerializedReference(ref),
-		v1.Service{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_Service(ref),
-		v1.ServiceAccount{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_ServiceAccount(ref),
-		v1.ServiceAccountList{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_ServiceAccountList(ref),
-		v1.ServiceAccountTokenProjection{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_ServiceAccountTokenProjection(ref),
-		v1.ServiceList{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_ServiceList(ref),
-		v1.ServicePort{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_ServicePort(ref),
-		v1.ServiceProxyOptions{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_ServiceProxyOptions(ref),
-		v1.ServiceSpec{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_ServiceSpec(ref),
-		v1.ServiceStatus{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ServiceStatus(ref),
-		v1.SessionAffinityConfig{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_SessionAffinityConfig(ref),
-		v1.SleepAction{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_SleepAction(ref),
-		v1.StorageOSPersistentVolumeSource{}.OpenAPIModelName():                 schema_k8sio_api_core_v1_StorageOSPersistentVolumeSource(ref),
-		v1.StorageOSVolumeSource{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_StorageOSVolumeSource(ref),
-		v1.Sysctl{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_Sysctl(ref),
-		v1.TCPSocketAction{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_TCPSocketAction(ref),
-		v1.Taint{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_Taint(ref),
-		v1.Toleration{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_Toleration(ref),
-		v1.TopologySelectorLabelRequirement{}.OpenAPIModelName():                schema_k8sio_api_core_v1_TopologySelectorLabelRequirement(ref),
-		v1.TopologySelectorTerm{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_TopologySelectorTerm(ref),
-		v1.TopologySpreadConstraint{}.OpenAPIModelName():                        schema_k8sio_api_core_v1_TopologySpreadConstraint(ref),
-		v1.TypedLocalObjectReference{}.OpenAPIModelName():                       schema_k8sio_api_core_v1_TypedLocalObjectReference(ref),
-		v1.TypedObjectReference{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_TypedObjectReference(ref),
-		v1.Volume{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_Volume(ref),
-		v1.VolumeDevice{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_VolumeDevice(ref),
-		v1.VolumeMount{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_VolumeMount(ref),
-		v1.VolumeMountStatus{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_VolumeMountStatus(ref),
-		v1.VolumeNodeAffinity{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_VolumeNodeAffinity(ref),
-		v1.VolumeProjection{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_VolumeProjection(ref),
-		v1.VolumeResourceRequirements{}.OpenAPIModelName():                      schema_k8sio_api_core_v1_VolumeResourceRequirements(ref),
-		v1.VolumeSource{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_VolumeSource(ref),
-		v1.VolumeStatus{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_VolumeStatus(ref),
-		v1.VsphereVirtualDiskVolumeSource{}.OpenAPIModelName():                  schema_k8sio_api_core_v1_VsphereVirtualDiskVolumeSource(ref),
-		v1.WeightedPodAffinityTerm{}.OpenAPIModelName():                         schema_k8sio_api_core_v1_WeightedPodAffinityTerm(ref),
-		v1.WindowsSecurityContextOptions{}.OpenAPIModelName():                   schema_k8sio_api_core_v1_WindowsSecurityContextOptions(ref),
-		resource.Quantity{}.OpenAPIModelName():                                  schema_apimachinery_pkg_api_resource_Quantity(ref),
-		metav1.APIGroup{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_APIGroup(ref),
-		metav1.APIGroupList{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_APIGroupList(ref),
-		metav1.APIResource{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_APIResource(ref),
-		metav1.APIResourceList{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_APIResourceList(ref),
-		metav1.APIVersions{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_APIVersions(ref),
-		metav1.ApplyOptions{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_ApplyOptions(ref),
-		metav1.Condition{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_Condition(ref),
-		metav1.CreateOptions{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_CreateOptions(ref),
-		metav1.DeleteOptions{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_DeleteOptions(ref),
-		metav1.Duration{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_Duration(ref),
-		metav1.FieldSelectorRequirement{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
-		metav1.FieldsV1{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_FieldsV1(ref),
-		metav1.GetOptions{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_GetOptions(ref),
-		metav1.GroupKind{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_GroupKind(ref),
-		metav1.GroupResource{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_GroupResource(ref),
-		metav1.GroupVersion{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_GroupVersion(ref),
-		metav1.GroupVersionForDiscovery{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
-		metav1.GroupVersionKind{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_GroupVersionKind(ref),
-		metav1.GroupVersionResource{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_GroupVersionResource(ref),
-		metav1.InternalEvent{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_InternalEvent(ref),
-		metav1.LabelSelector{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_LabelSelector(ref),
-		metav1.LabelSelectorRequirement{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
-		metav1.List{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_List(ref),
-		metav1.ListMeta{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_ListMeta(ref),
-		metav1.ListOptions{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_ListOptions(ref),
-		metav1.ManagedFieldsEntry{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
-		metav1.MicroTime{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_MicroTime(ref),
-		metav1.ObjectMeta{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_ObjectMeta(ref),
-		metav1.OwnerReference{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_OwnerReference(ref),
-		metav1.PartialObjectMetadata{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
-		metav1.PartialObjectMetadataList{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
-		metav1.Patch{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_Patch(ref),
-		metav1.PatchOptions{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_PatchOptions(ref),
-		metav1.Preconditions{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_Preconditions(ref),
-		metav1.RootPaths{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_RootPaths(ref),
-		metav1.ServerAddressByClientCIDR{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
-		metav1.ShardInfo{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_ShardInfo(ref),
-		metav1.Status{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_Status(ref),
-		metav1.StatusCause{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_StatusCause(ref),
-		metav1.StatusDetails{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_StatusDetails(ref),
-		metav1.Table{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_Table(ref),
-		metav1.TableColumnDefinition{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
-		metav1.TableOptions{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_TableOptions(ref),
-		metav1.TableRow{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_TableRow(ref),
-		metav1.TableRowCondition{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_TableRowCondition(ref),
-		metav1.Time{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_Time(ref),
-		metav1.Timestamp{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_Timestamp(ref),
-		metav1.TypeMeta{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_TypeMeta(ref),
-		metav1.UpdateOptions{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_UpdateOptions(ref),
-		metav1.WatchEvent{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_WatchEvent(ref),
-		runtime.RawExtension{}.OpenAPIModelName():                               schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
-		runtime.TypeMeta{}.OpenAPIModelName():                                   schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
-		runtime.Unknown{}.OpenAPIModelName():                                    schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
-		intstr.IntOrString{}.OpenAPIModelName():                                 schema_apimachinery_pkg_util_intstr_IntOrString(ref),
-		version.Info{}.OpenAPIModelName():                                       schema_k8sio_apimachinery_pkg_version_Info(ref),
+		v1alpha2.VirtualMachine{}.OpenAPIModelName():                                          schema_pkg_apis_subresources_v1alpha2_VirtualMachine(ref),
+		v1alpha2.VirtualMachineAddVolume{}.OpenAPIModelName():                                 schema_pkg_apis_subresources_v1alpha2_VirtualMachineAddVolume(ref),
+		v1alpha2.VirtualMachineCancelEvacuation{}.OpenAPIModelName():                          schema_pkg_apis_subresources_v1alpha2_VirtualMachineCancelEvacuation(ref),
+		v1alpha2.VirtualMachineConsole{}.OpenAPIModelName():                                   schema_pkg_apis_subresources_v1alpha2_VirtualMachineConsole(ref),
+		v1alpha2.VirtualMachineFreeze{}.OpenAPIModelName():                                    schema_pkg_apis_subresources_v1alpha2_VirtualMachineFreeze(ref),
+		v1alpha2.VirtualMachinePortForward{}.OpenAPIModelName():                               schema_pkg_apis_subresources_v1alpha2_VirtualMachinePortForward(ref),
+		v1alpha2.VirtualMachineRemoveVolume{}.OpenAPIModelName():                              schema_pkg_apis_subresources_v1alpha2_VirtualMachineRemoveVolume(ref),
+		v1alpha2.VirtualMachineUnfreeze{}.OpenAPIModelName():                                  schema_pkg_apis_subresources_v1alpha2_VirtualMachineUnfreeze(ref),
+		v1alpha2.VirtualMachineVNC{}.OpenAPIModelName():                                       schema_pkg_apis_subresources_v1alpha2_VirtualMachineVNC(ref),
+		virtualizationv1alpha2.AttachedVirtualMachine{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_AttachedVirtualMachine(ref),
+		virtualizationv1alpha2.BlockDeviceSpecRef{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_BlockDeviceSpecRef(ref),
+		virtualizationv1alpha2.BlockDeviceStatusRef{}.OpenAPIModelName():                      schema_pkg_apis_virtualization_v1alpha2_BlockDeviceStatusRef(ref),
+		virtualizationv1alpha2.CPUDiscovery{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_CPUDiscovery(ref),
+		virtualizationv1alpha2.CPUFeatures{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_CPUFeatures(ref),
+		virtualizationv1alpha2.CPUSpec{}.OpenAPIModelName():                                   schema_pkg_apis_virtualization_v1alpha2_CPUSpec(ref),
+		virtualizationv1alpha2.CPUStatus{}.OpenAPIModelName():                                 schema_pkg_apis_virtualization_v1alpha2_CPUStatus(ref),
+		virtualizationv1alpha2.CPUTopology{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_CPUTopology(ref),
+		virtualizationv1alpha2.Checksum{}.OpenAPIModelName():                                  schema_pkg_apis_virtualization_v1alpha2_Checksum(ref),
+		virtualizationv1alpha2.ClassCPU{}.OpenAPIModelName():                                  schema_pkg_apis_virtualization_v1alpha2_ClassCPU(ref),
+		virtualizationv1alpha2.ClusterImagePullSecret{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_ClusterImagePullSecret(ref),
+		virtualizationv1alpha2.ClusterVirtualImage{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImage(ref),
+		virtualizationv1alpha2.ClusterVirtualImageContainerImage{}.OpenAPIModelName():         schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageContainerImage(ref),
+		virtualizationv1alpha2.ClusterVirtualImageDataSource{}.OpenAPIModelName():             schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageDataSource(ref),
+		virtualizationv1alpha2.ClusterVirtualImageList{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageList(ref),
+		virtualizationv1alpha2.ClusterVirtualImageObjectRef{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageObjectRef(ref),
+		virtualizationv1alpha2.ClusterVirtualImageSpec{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageSpec(ref),
+		virtualizationv1alpha2.ClusterVirtualImageStatus{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatus(ref),
+		virtualizationv1alpha2.ClusterVirtualImageStatusTarget{}.OpenAPIModelName():           schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatusTarget(ref),
+		virtualizationv1alpha2.DataSourceContainerImage{}.OpenAPIModelName():                  schema_pkg_apis_virtualization_v1alpha2_DataSourceContainerImage(ref),
+		virtualizationv1alpha2.DataSourceHTTP{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_DataSourceHTTP(ref),
+		virtualizationv1alpha2.DataSourceUpload{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_DataSourceUpload(ref),
+		virtualizationv1alpha2.DiskTarget{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_DiskTarget(ref),
+		virtualizationv1alpha2.Disruptions{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_Disruptions(ref),
+		virtualizationv1alpha2.GPUSpec{}.OpenAPIModelName():                                   schema_pkg_apis_virtualization_v1alpha2_GPUSpec(ref),
+		virtualizationv1alpha2.GuestOSInfo{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_GuestOSInfo(ref),
+		virtualizationv1alpha2.ImagePullSecretName{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_ImagePullSecretName(ref),
+		virtualizationv1alpha2.ImageStatusSize{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_ImageStatusSize(ref),
+		virtualizationv1alpha2.ImageUploadURLs{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_ImageUploadURLs(ref),
+		virtualizationv1alpha2.MemoryMinMax{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_MemoryMinMax(ref),
+		virtualizationv1alpha2.MemorySpec{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_MemorySpec(ref),
+		virtualizationv1alpha2.MemoryStatus{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_MemoryStatus(ref),
+		virtualizationv1alpha2.NameReplacement{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_NameReplacement(ref),
+		virtualizationv1alpha2.NameReplacementFrom{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_NameReplacementFrom(ref),
+		virtualizationv1alpha2.NetworksSpec{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_NetworksSpec(ref),
+		virtualizationv1alpha2.NetworksStatus{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_NetworksStatus(ref),
+		virtualizationv1alpha2.NodeSelector{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_NodeSelector(ref),
+		virtualizationv1alpha2.Provisioning{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_Provisioning(ref),
+		virtualizationv1alpha2.RecommendedCPU{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_RecommendedCPU(ref),
+		virtualizationv1alpha2.RecommendedResources{}.OpenAPIModelName():                      schema_pkg_apis_virtualization_v1alpha2_RecommendedResources(ref),
+		virtualizationv1alpha2.ResourceRef{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_ResourceRef(ref),
+		virtualizationv1alpha2.ResourcesStatus{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_ResourcesStatus(ref),
+		virtualizationv1alpha2.SizingPolicy{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_SizingPolicy(ref),
+		virtualizationv1alpha2.SizingPolicyCores{}.OpenAPIModelName():                         schema_pkg_apis_virtualization_v1alpha2_SizingPolicyCores(ref),
+		virtualizationv1alpha2.SizingPolicyMemory{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_SizingPolicyMemory(ref),
+		virtualizationv1alpha2.StatusSpeed{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_StatusSpeed(ref),
+		virtualizationv1alpha2.SysprepRef{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_SysprepRef(ref),
+		virtualizationv1alpha2.TopologySpreadConstraint{}.OpenAPIModelName():                  schema_pkg_apis_virtualization_v1alpha2_TopologySpreadConstraint(ref),
+		virtualizationv1alpha2.USBAddress{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_USBAddress(ref),
+		virtualizationv1alpha2.USBDeviceSpecRef{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_USBDeviceSpecRef(ref),
+		virtualizationv1alpha2.USBDeviceStatusRef{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_USBDeviceStatusRef(ref),
+		virtualizationv1alpha2.UploadOptions{}.OpenAPIModelName():                             schema_pkg_apis_virtualization_v1alpha2_UploadOptions(ref),
+		virtualizationv1alpha2.UserDataRef{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_UserDataRef(ref),
+		virtualizationv1alpha2.VMAffinity{}.OpenAPIModelName():                                schema_pkg_apis_virtualization_v1alpha2_VMAffinity(ref),
+		virtualizationv1alpha2.VMBDAObjectRef{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_VMBDAObjectRef(ref),
+		virtualizationv1alpha2.Versions{}.OpenAPIModelName():                                  schema_pkg_apis_virtualization_v1alpha2_Versions(ref),
+		virtualizationv1alpha2.VirtualDisk{}.OpenAPIModelName():                               schema_pkg_apis_virtualization_v1alpha2_VirtualDisk(ref),
+		virtualizationv1alpha2.VirtualDiskCreationDuration{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualDiskCreationDuration(ref),
+		virtualizationv1alpha2.VirtualDiskDataSource{}.OpenAPIModelName():                     schema_pkg_apis_virtualization_v1alpha2_VirtualDiskDataSource(ref),
+		virtualizationv1alpha2.VirtualDiskList{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_VirtualDiskList(ref),
+		virtualizationv1alpha2.VirtualDiskMigrationState{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualDiskMigrationState(ref),
+		virtualizationv1alpha2.VirtualDiskObjectRef{}.OpenAPIModelName():                      schema_pkg_apis_virtualization_v1alpha2_VirtualDiskObjectRef(ref),
+		virtualizationv1alpha2.VirtualDiskPersistentVolumeClaim{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualDiskPersistentVolumeClaim(ref),
+		virtualizationv1alpha2.VirtualDiskSnapshot{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshot(ref),
+		virtualizationv1alpha2.VirtualDiskSnapshotList{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotList(ref),
+		virtualizationv1alpha2.VirtualDiskSnapshotSpec{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotSpec(ref),
+		virtualizationv1alpha2.VirtualDiskSnapshotStatus{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotStatus(ref),
+		virtualizationv1alpha2.VirtualDiskSpec{}.OpenAPIModelName():                           schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSpec(ref),
+		virtualizationv1alpha2.VirtualDiskStats{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStats(ref),
+		virtualizationv1alpha2.VirtualDiskStatus{}.OpenAPIModelName():                         schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref),
+		virtualizationv1alpha2.VirtualImage{}.OpenAPIModelName():                              schema_pkg_apis_virtualization_v1alpha2_VirtualImage(ref),
+		virtualizationv1alpha2.VirtualImageDataSource{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_VirtualImageDataSource(ref),
+		virtualizationv1alpha2.VirtualImageList{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_VirtualImageList(ref),
+		virtualizationv1alpha2.VirtualImageObjectRef{}.OpenAPIModelName():                     schema_pkg_apis_virtualization_v1alpha2_VirtualImageObjectRef(ref),
+		virtualizationv1alpha2.VirtualImagePersistentVolumeClaim{}.OpenAPIModelName():         schema_pkg_apis_virtualization_v1alpha2_VirtualImagePersistentVolumeClaim(ref),
+		virtualizationv1alpha2.VirtualImageSpec{}.OpenAPIModelName():                          schema_pkg_apis_virtualization_v1alpha2_VirtualImageSpec(ref),
+		virtualizationv1alpha2.VirtualImageStatus{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatus(ref),
+		virtualizationv1alpha2.VirtualImageStatusTarget{}.OpenAPIModelName():                  schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatusTarget(ref),
+		virtualizationv1alpha2.VirtualMachine{}.OpenAPIModelName():                            schema_pkg_apis_virtualization_v1alpha2_VirtualMachine(ref),
+		virtualizationv1alpha2.VirtualMachineAndPodAffinity{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAffinity(ref),
+		virtualizationv1alpha2.VirtualMachineAndPodAntiAffinity{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAntiAffinity(ref),
+		virtualizationv1alpha2.VirtualMachineBlockDeviceAttachment{}.OpenAPIModelName():       schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment(ref),
+		virtualizationv1alpha2.VirtualMachineBlockDeviceAttachmentList{}.OpenAPIModelName():   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachmentList(ref),
+		virtualizationv1alpha2.VirtualMachineBlockDeviceAttachmentSpec{}.OpenAPIModelName():   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachmentSpec(ref),
+		virtualizationv1alpha2.VirtualMachineBlockDeviceAttachmentStatus{}.OpenAPIModelName(): schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachmentStatus(ref),
+		virtualizationv1alpha2.VirtualMachineClass{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClass(ref),
+		virtualizationv1alpha2.VirtualMachineClassList{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassList(ref),
+		virtualizationv1alpha2.VirtualMachineClassSpec{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassSpec(ref),
+		virtualizationv1alpha2.VirtualMachineClassStatus{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassStatus(ref),
+		virtualizationv1alpha2.VirtualMachineIPAddress{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddress(ref),
+		virtualizationv1alpha2.VirtualMachineIPAddressLease{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLease(ref),
+		virtualizationv1alpha2.VirtualMachineIPAddressLeaseIPAddressRef{}.OpenAPIModelName():  schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseIPAddressRef(ref),
+		virtualizationv1alpha2.VirtualMachineIPAddressLeaseList{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseList(ref),
+		virtualizationv1alpha2.VirtualMachineIPAddressLeaseSpec{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseSpec(ref),
+		virtualizationv1alpha2.VirtualMachineIPAddressLeaseStatus{}.OpenAPIModelName():        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseStatus(ref),
+		virtualizationv1alpha2.VirtualMachineIPAddressList{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressList(ref),
+		virtualizationv1alpha2.VirtualMachineIPAddressSpec{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressSpec(ref),
+		virtualizationv1alpha2.VirtualMachineIPAddressStatus{}.OpenAPIModelName():             schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressStatus(ref),
+		virtualizationv1alpha2.VirtualMachineLaunchTimeDuration{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineLaunchTimeDuration(ref),
+		virtualizationv1alpha2.VirtualMachineList{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineList(ref),
+		virtualizationv1alpha2.VirtualMachineLocation{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_VirtualMachineLocation(ref),
+		virtualizationv1alpha2.VirtualMachineMigrationState{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineMigrationState(ref),
+		virtualizationv1alpha2.VirtualMachineOperation{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperation(ref),
+		virtualizationv1alpha2.VirtualMachineOperationCloneCustomization{}.OpenAPIModelName(): schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneCustomization(ref),
+		virtualizationv1alpha2.VirtualMachineOperationCloneSpec{}.OpenAPIModelName():          schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneSpec(ref),
+		virtualizationv1alpha2.VirtualMachineOperationList{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationList(ref),
+		virtualizationv1alpha2.VirtualMachineOperationMigrateSpec{}.OpenAPIModelName():        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationMigrateSpec(ref),
+		virtualizationv1alpha2.VirtualMachineOperationResource{}.OpenAPIModelName():           schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationResource(ref),
+		virtualizationv1alpha2.VirtualMachineOperationRestoreSpec{}.OpenAPIModelName():        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationRestoreSpec(ref),
+		virtualizationv1alpha2.VirtualMachineOperationSpec{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationSpec(ref),
+		virtualizationv1alpha2.VirtualMachineOperationStatus{}.OpenAPIModelName():             schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationStatus(ref),
+		virtualizationv1alpha2.VirtualMachinePhaseTransitionTimestamp{}.OpenAPIModelName():    schema_pkg_apis_virtualization_v1alpha2_VirtualMachinePhaseTransitionTimestamp(ref),
+		virtualizationv1alpha2.VirtualMachinePod{}.OpenAPIModelName():                         schema_pkg_apis_virtualization_v1alpha2_VirtualMachinePod(ref),
+		virtualizationv1alpha2.VirtualMachineRestore{}.OpenAPIModelName():                     schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestore(ref),
+		virtualizationv1alpha2.VirtualMachineRestoreList{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreList(ref),
+		virtualizationv1alpha2.VirtualMachineRestoreSpec{}.OpenAPIModelName():                 schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreSpec(ref),
+		virtualizationv1alpha2.VirtualMachineRestoreStatus{}.OpenAPIModelName():               schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreStatus(ref),
+		virtualizationv1alpha2.VirtualMachineSnapshot{}.OpenAPIModelName():                    schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshot(ref),
+		virtualizationv1alpha2.VirtualMachineSnapshotList{}.OpenAPIModelName():                schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotList(ref),
+		virtualizationv1alpha2.VirtualMachineSnapshotSpec{}.OpenAPIModelName():                schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotSpec(ref),
+		virtualizationv1alpha2.VirtualMachineSnapshotStatus{}.OpenAPIModelName():              schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotStatus(ref),
+		virtualizationv1alpha2.VirtualMachineSpec{}.OpenAPIModelName():                        schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref),
+		virtualizationv1alpha2.VirtualMachineStats{}.OpenAPIModelName():                       schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStats(ref),
+		virtualizationv1alpha2.VirtualMachineStatus{}.OpenAPIModelName():                      schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref),
+		virtualizationv1alpha2.VolumeSnapshotClassName{}.OpenAPIModelName():                   schema_pkg_apis_virtualization_v1alpha2_VolumeSnapshotClassName(ref),
+		virtualizationv1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName():  schema_pkg_apis_virtualization_v1alpha2_WeightedVirtualMachineAndPodAffinityTerm(ref),
+		v1.AWSElasticBlockStoreVolumeSource{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_AWSElasticBlockStoreVolumeSource(ref),
+		v1.Affinity{}.OpenAPIModelName():                                                      schema_k8sio_api_core_v1_Affinity(ref),
+		v1.AppArmorProfile{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_AppArmorProfile(ref),
+		v1.AttachedVolume{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_AttachedVolume(ref),
+		v1.AvoidPods{}.OpenAPIModelName():                                                     schema_k8sio_api_core_v1_AvoidPods(ref),
+		v1.AzureDiskVolumeSource{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_AzureDiskVolumeSource(ref),
+		v1.AzureFilePersistentVolumeSource{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_AzureFilePersistentVolumeSource(ref),
+		v1.AzureFileVolumeSource{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_AzureFileVolumeSource(ref),
+		v1.Binding{}.OpenAPIModelName():                                                       schema_k8sio_api_core_v1_Binding(ref),
+		v1.CSIPersistentVolumeSource{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_CSIPersistentVolumeSource(ref),
+		v1.CSIVolumeSource{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_CSIVolumeSource(ref),
+		v1.Capabilities{}.OpenAPIModelName():                                                  schema_k8sio_api_core_v1_Capabilities(ref),
+		v1.CephFSPersistentVolumeSource{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_CephFSPersistentVolumeSource(ref),
+		v1.CephFSVolumeSource{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_CephFSVolumeSource(ref),
+		v1.CinderPersistentVolumeSource{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_CinderPersistentVolumeSource(ref),
+		v1.CinderVolumeSource{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_CinderVolumeSource(ref),
+		v1.ClientIPConfig{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_ClientIPConfig(ref),
+		v1.ClusterTrustBundleProjection{}.OpenAPIModelName():                                  schema_k8sio_api_core_v1_ClusterTrustBundleProjection(ref),
+		v1.ComponentCondition{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_ComponentCondition(ref),
+		v1.ComponentStatus{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_ComponentStatus(ref),
+		v1.ComponentStatusList{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_ComponentStatusList(ref),
+		v1.ConfigMap{}.OpenAPIModelName():                                                     schema_k8sio_api_core_v1_ConfigMap(ref),
+		v1.ConfigMapEnvSource{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_ConfigMapEnvSource(ref),
+		v1.ConfigMapKeySelector{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_ConfigMapKeySelector(ref),
+		v1.ConfigMapList{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_ConfigMapList(ref),
+		v1.ConfigMapNodeConfigSource{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_ConfigMapNodeConfigSource(ref),
+		v1.ConfigMapProjection{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_ConfigMapProjection(ref),
+		v1.ConfigMapVolumeSource{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_ConfigMapVolumeSource(ref),
+		v1.Container{}.OpenAPIModelName():                                                     schema_k8sio_api_core_v1_Container(ref),
+		v1.ContainerExtendedResourceRequest{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_ContainerExtendedResourceRequest(ref),
+		v1.ContainerImage{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_ContainerImage(ref),
+		v1.ContainerPort{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_ContainerPort(ref),
+		v1.ContainerResizePolicy{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_ContainerResizePolicy(ref),
+		v1.ContainerRestartRule{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_ContainerRestartRule(ref),
+		v1.ContainerRestartRuleOnExitCodes{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_ContainerRestartRuleOnExitCodes(ref),
+		v1.ContainerState{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_ContainerState(ref),
+		v1.ContainerStateRunning{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_ContainerStateRunning(ref),
+		v1.ContainerStateTerminated{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_ContainerStateTerminated(ref),
+		v1.ContainerStateWaiting{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_ContainerStateWaiting(ref),
+		v1.ContainerStatus{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_ContainerStatus(ref),
+		v1.ContainerUser{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_ContainerUser(ref),
+		v1.DaemonEndpoint{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_DaemonEndpoint(ref),
+		v1.DownwardAPIProjection{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_DownwardAPIProjection(ref),
+		v1.DownwardAPIVolumeFile{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_DownwardAPIVolumeFile(ref),
+		v1.DownwardAPIVolumeSource{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_DownwardAPIVolumeSource(ref),
+		v1.EmptyDirVolumeSource{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_EmptyDirVolumeSource(ref),
+		v1.EndpointAddress{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_EndpointAddress(ref),
+		v1.EndpointPort{}.OpenAPIModelName():                                                  schema_k8sio_api_core_v1_EndpointPort(ref),
+		v1.EndpointSubset{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_EndpointSubset(ref),
+		v1.Endpoints{}.OpenAPIModelName():                                                     schema_k8sio_api_core_v1_Endpoints(ref),
+		v1.EndpointsList{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_EndpointsList(ref),
+		v1.EnvFromSource{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_EnvFromSource(ref),
+		v1.EnvVar{}.OpenAPIModelName():                                                        schema_k8sio_api_core_v1_EnvVar(ref),
+		v1.EnvVarSource{}.OpenAPIModelName():                                                  schema_k8sio_api_core_v1_EnvVarSource(ref),
+		v1.EphemeralContainer{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_EphemeralContainer(ref),
+		v1.EphemeralContainerCommon{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_EphemeralContainerCommon(ref),
+		v1.EphemeralVolumeSource{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_EphemeralVolumeSource(ref),
+		v1.Event{}.OpenAPIModelName():                                                         schema_k8sio_api_core_v1_Event(ref),
+		v1.EventList{}.OpenAPIModelName():                                                     schema_k8sio_api_core_v1_EventList(ref),
+		v1.EventSeries{}.OpenAPIModelName():                                                   schema_k8sio_api_core_v1_EventSeries(ref),
+		v1.EventSource{}.OpenAPIModelName():                                                   schema_k8sio_api_core_v1_EventSource(ref),
+		v1.ExecAction{}.OpenAPIModelName():                                                    schema_k8sio_api_core_v1_ExecAction(ref),
+		v1.FCVolumeSource{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_FCVolumeSource(ref),
+		v1.FileKeySelector{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_FileKeySelector(ref),
+		v1.FlexPersistentVolumeSource{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_FlexPersistentVolumeSource(ref),
+		v1.FlexVolumeSource{}.OpenAPIModelName():                                              schema_k8sio_api_core_v1_FlexVolumeSource(ref),
+		v1.FlockerVolumeSource{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_FlockerVolumeSource(ref),
+		v1.GCEPersistentDiskVolumeSource{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_GCEPersistentDiskVolumeSource(ref),
+		v1.GRPCAction{}.OpenAPIModelName():                                                    schema_k8sio_api_core_v1_GRPCAction(ref),
+		v1.GitRepoVolumeSource{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_GitRepoVolumeSource(ref),
+		v1.GlusterfsPersistentVolumeSource{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_GlusterfsPersistentVolumeSource(ref),
+		v1.GlusterfsVolumeSource{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_GlusterfsVolumeSource(ref),
+		v1.HTTPGetAction{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_HTTPGetAction(ref),
+		v1.HTTPHeader{}.OpenAPIModelName():                                                    schema_k8sio_api_core_v1_HTTPHeader(ref),
+		v1.HostAlias{}.OpenAPIModelName():                                                     schema_k8sio_api_core_v1_HostAlias(ref),
+		v1.HostIP{}.OpenAPIModelName():                                                        schema_k8sio_api_core_v1_HostIP(ref),
+		v1.HostPathVolumeSource{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_HostPathVolumeSource(ref),
+		v1.ISCSIPersistentVolumeSource{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ISCSIPersistentVolumeSource(ref),
+		v1.ISCSIVolumeSource{}.OpenAPIModelName():                                             schema_k8sio_api_core_v1_ISCSIVolumeSource(ref),
+		v1.ImageVolumeSource{}.OpenAPIModelName():                                             schema_k8sio_api_core_v1_ImageVolumeSource(ref),
+		v1.ImageVolumeStatus{}.OpenAPIModelName():                                             schema_k8sio_api_core_v1_ImageVolumeStatus(ref),
+		v1.KeyToPath{}.OpenAPIModelName():                                                     schema_k8sio_api_core_v1_KeyToPath(ref),
+		v1.Lifecycle{}.OpenAPIModelName():                                                     schema_k8sio_api_core_v1_Lifecycle(ref),
+		v1.LifecycleHandler{}.OpenAPIModelName():                                              schema_k8sio_api_core_v1_LifecycleHandler(ref),
+		v1.LimitRange{}.OpenAPIModelName():                                                    schema_k8sio_api_core_v1_LimitRange(ref),
+		v1.LimitRangeItem{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_LimitRangeItem(ref),
+		v1.LimitRangeList{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_LimitRangeList(ref),
+		v1.LimitRangeSpec{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_LimitRangeSpec(ref),
+		v1.LinuxContainerUser{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_LinuxContainerUser(ref),
+		v1.List{}.OpenAPIModelName():                                                          schema_k8sio_api_core_v1_List(ref),
+		v1.LoadBalancerIngress{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_LoadBalancerIngress(ref),
+		v1.LoadBalancerStatus{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_LoadBalancerStatus(ref),
+		v1.LocalObjectReference{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_LocalObjectReference(ref),
+		v1.LocalVolumeSource{}.OpenAPIModelName():                                             schema_k8sio_api_core_v1_LocalVolumeSource(ref),
+		v1.ModifyVolumeStatus{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_ModifyVolumeStatus(ref),
+		v1.NFSVolumeSource{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_NFSVolumeSource(ref),
+		v1.Namespace{}.OpenAPIModelName():                                                     schema_k8sio_api_core_v1_Namespace(ref),
+		v1.NamespaceCondition{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_NamespaceCondition(ref),
+		v1.NamespaceList{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_NamespaceList(ref),
+		v1.NamespaceSpec{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_NamespaceSpec(ref),
+		v1.NamespaceStatus{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_NamespaceStatus(ref),
+		v1.Node{}.OpenAPIModelName():                                                          schema_k8sio_api_core_v1_Node(ref),
+		v1.NodeAddress{}.OpenAPIModelName():                                                   schema_k8sio_api_core_v1_NodeAddress(ref),
+		v1.NodeAffinity{}.OpenAPIModelName():                                                  schema_k8sio_api_core_v1_NodeAffinity(ref),
+		v1.NodeAllocatableResourceClaimStatus{}.OpenAPIModelName():                            schema_k8sio_api_core_v1_NodeAllocatableResourceClaimStatus(ref),
+		v1.NodeCondition{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_NodeCondition(ref),
+		v1.NodeConfigSource{}.OpenAPIModelName():                                              schema_k8sio_api_core_v1_NodeConfigSource(ref),
+		v1.NodeConfigStatus{}.OpenAPIModelName():                                              schema_k8sio_api_core_v1_NodeConfigStatus(ref),
+		v1.NodeDaemonEndpoints{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_NodeDaemonEndpoints(ref),
+		v1.NodeFeatures{}.OpenAPIModelName():                                                  schema_k8sio_api_core_v1_NodeFeatures(ref),
+		v1.NodeList{}.OpenAPIModelName():                                                      schema_k8sio_api_core_v1_NodeList(ref),
+		v1.NodeProxyOptions{}.OpenAPIModelName():                                              schema_k8sio_api_core_v1_NodeProxyOptions(ref),
+		v1.NodeRuntimeHandler{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_NodeRuntimeHandler(ref),
+		v1.NodeRuntimeHandlerFeatures{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_NodeRuntimeHandlerFeatures(ref),
+		v1.NodeSelector{}.OpenAPIModelName():                                                  schema_k8sio_api_core_v1_NodeSelector(ref),
+		v1.NodeSelectorRequirement{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_NodeSelectorRequirement(ref),
+		v1.NodeSelectorTerm{}.OpenAPIModelName():                                              schema_k8sio_api_core_v1_NodeSelectorTerm(ref),
+		v1.NodeSpec{}.OpenAPIModelName():                                                      schema_k8sio_api_core_v1_NodeSpec(ref),
+		v1.NodeStatus{}.OpenAPIModelName():                                                    schema_k8sio_api_core_v1_NodeStatus(ref),
+		v1.NodeSwapStatus{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_NodeSwapStatus(ref),
+		v1.NodeSystemInfo{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_NodeSystemInfo(ref),
+		v1.ObjectFieldSelector{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_ObjectFieldSelector(ref),
+		v1.ObjectReference{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_ObjectReference(ref),
+		v1.PersistentVolume{}.OpenAPIModelName():                                              schema_k8sio_api_core_v1_PersistentVolume(ref),
+		v1.PersistentVolumeClaim{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_PersistentVolumeClaim(ref),
+		v1.PersistentVolumeClaimCondition{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_PersistentVolumeClaimCondition(ref),
+		v1.PersistentVolumeClaimList{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_PersistentVolumeClaimList(ref),
+		v1.PersistentVolumeClaimSpec{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_PersistentVolumeClaimSpec(ref),
+		v1.PersistentVolumeClaimStatus{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_PersistentVolumeClaimStatus(ref),
+		v1.PersistentVolumeClaimTemplate{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_PersistentVolumeClaimTemplate(ref),
+		v1.PersistentVolumeClaimVolumeSource{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_PersistentVolumeClaimVolumeSource(ref),
+		v1.PersistentVolumeList{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_PersistentVolumeList(ref),
+		v1.PersistentVolumeSource{}.OpenAPIModelName():                                        schema_k8sio_api_core_v1_PersistentVolumeSource(ref),
+		v1.PersistentVolumeSpec{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_PersistentVolumeSpec(ref),
+		v1.PersistentVolumeStatus{}.OpenAPIModelName():                                        schema_k8sio_api_core_v1_PersistentVolumeStatus(ref),
+		v1.PhotonPersistentDiskVolumeSource{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_PhotonPersistentDiskVolumeSource(ref),
+		v1.Pod{}.OpenAPIModelName():                                                           schema_k8sio_api_core_v1_Pod(ref),
+		v1.PodAffinity{}.OpenAPIModelName():                                                   schema_k8sio_api_core_v1_PodAffinity(ref),
+		v1.PodAffinityTerm{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_PodAffinityTerm(ref),
+		v1.PodAntiAffinity{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_PodAntiAffinity(ref),
+		v1.PodAttachOptions{}.OpenAPIModelName():                                              schema_k8sio_api_core_v1_PodAttachOptions(ref),
+		v1.PodCertificateProjection{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_PodCertificateProjection(ref),
+		v1.PodCondition{}.OpenAPIModelName():                                                  schema_k8sio_api_core_v1_PodCondition(ref),
+		v1.PodDNSConfig{}.OpenAPIModelName():                                                  schema_k8sio_api_core_v1_PodDNSConfig(ref),
+		v1.PodDNSConfigOption{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_PodDNSConfigOption(ref),
+		v1.PodExecOptions{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_PodExecOptions(ref),
+		v1.PodExtendedResourceClaimStatus{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_PodExtendedResourceClaimStatus(ref),
+		v1.PodIP{}.OpenAPIModelName():                                                         schema_k8sio_api_core_v1_PodIP(ref),
+		v1.PodList{}.OpenAPIModelName():                                                       schema_k8sio_api_core_v1_PodList(ref),
+		v1.PodLogOptions{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_PodLogOptions(ref),
+		v1.PodOS{}.OpenAPIModelName():                                                         schema_k8sio_api_core_v1_PodOS(ref),
+		v1.PodPortForwardOptions{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_PodPortForwardOptions(ref),
+		v1.PodProxyOptions{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_PodProxyOptions(ref),
+		v1.PodReadinessGate{}.OpenAPIModelName():                                              schema_k8sio_api_core_v1_PodReadinessGate(ref),
+		v1.PodResourceClaim{}.OpenAPIModelName():                                              schema_k8sio_api_core_v1_PodResourceClaim(ref),
+		v1.PodResourceClaimStatus{}.OpenAPIModelName():                                        schema_k8sio_api_core_v1_PodResourceClaimStatus(ref),
+		v1.PodSchedulingGate{}.OpenAPIModelName():                                             schema_k8sio_api_core_v1_PodSchedulingGate(ref),
+		v1.PodSchedulingGroup{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_PodSchedulingGroup(ref),
+		v1.PodSecurityContext{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_PodSecurityContext(ref),
+		v1.PodSignature{}.OpenAPIModelName():                                                  schema_k8sio_api_core_v1_PodSignature(ref),
+		v1.PodSpec{}.OpenAPIModelName():                                                       schema_k8sio_api_core_v1_PodSpec(ref),
+		v1.PodStatus{}.OpenAPIModelName():                                                     schema_k8sio_api_core_v1_PodStatus(ref),
+		v1.PodStatusResult{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_PodStatusResult(ref),
+		v1.PodTemplate{}.OpenAPIModelName():                                                   schema_k8sio_api_core_v1_PodTemplate(ref),
+		v1.PodTemplateList{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_PodTemplateList(ref),
+		v1.PodTemplateSpec{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_PodTemplateSpec(ref),
+		v1.PortStatus{}.OpenAPIModelName():                                                    schema_k8sio_api_core_v1_PortStatus(ref),
+		v1.PortworxVolumeSource{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_PortworxVolumeSource(ref),
+		v1.PreferAvoidPodsEntry{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_PreferAvoidPodsEntry(ref),
+		v1.PreferredSchedulingTerm{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_PreferredSchedulingTerm(ref),
+		v1.Probe{}.OpenAPIModelName():                                                         schema_k8sio_api_core_v1_Probe(ref),
+		v1.ProbeHandler{}.OpenAPIModelName():                                                  schema_k8sio_api_core_v1_ProbeHandler(ref),
+		v1.ProjectedVolumeSource{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_ProjectedVolumeSource(ref),
+		v1.QuobyteVolumeSource{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_QuobyteVolumeSource(ref),
+		v1.RBDPersistentVolumeSource{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_RBDPersistentVolumeSource(ref),
+		v1.RBDVolumeSource{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_RBDVolumeSource(ref),
+		v1.RangeAllocation{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_RangeAllocation(ref),
+		v1.ReplicationController{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_ReplicationController(ref),
+		v1.ReplicationControllerCondition{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_ReplicationControllerCondition(ref),
+		v1.ReplicationControllerList{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_ReplicationControllerList(ref),
+		v1.ReplicationControllerSpec{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_ReplicationControllerSpec(ref),
+		v1.ReplicationControllerStatus{}.OpenAPIModelName():                                   schema_k8sio_api_core_v1_ReplicationControllerStatus(ref),
+		v1.ResourceClaim{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_ResourceClaim(ref),
+		v1.ResourceFieldSelector{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_ResourceFieldSelector(ref),
+		v1.ResourceHealth{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_ResourceHealth(ref),
+		v1.ResourceQuota{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_ResourceQuota(ref),
+		v1.ResourceQuotaList{}.OpenAPIModelName():                                             schema_k8sio_api_core_v1_ResourceQuotaList(ref),
+		v1.ResourceQuotaSpec{}.OpenAPIModelName():                                             schema_k8sio_api_core_v1_ResourceQuotaSpec(ref),
+		v1.ResourceQuotaStatus{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_ResourceQuotaStatus(ref),
+		v1.ResourceRequirements{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_ResourceRequirements(ref),
+		v1.ResourceStatus{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_ResourceStatus(ref),
+		v1.SELinuxOptions{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_SELinuxOptions(ref),
+		v1.ScaleIOPersistentVolumeSource{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_ScaleIOPersistentVolumeSource(ref),
+		v1.ScaleIOVolumeSource{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_ScaleIOVolumeSource(ref),
+		v1.ScopeSelector{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_ScopeSelector(ref),
+		v1.ScopedResourceSelectorRequirement{}.OpenAPIModelName():                             schema_k8sio_api_core_v1_ScopedResourceSelectorRequirement(ref),
+		v1.SeccompProfile{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_SeccompProfile(ref),
+		v1.Secret{}.OpenAPIModelName():                                                        schema_k8sio_api_core_v1_Secret(ref),
+		v1.SecretEnvSource{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_SecretEnvSource(ref),
+		v1.SecretKeySelector{}.OpenAPIModelName():                                             schema_k8sio_api_core_v1_SecretKeySelector(ref),
+		v1.SecretList{}.OpenAPIModelName():                                                    schema_k8sio_api_core_v1_SecretList(ref),
+		v1.SecretProjection{}.OpenAPIModelName():                                              schema_k8sio_api_core_v1_SecretProjection(ref),
+		v1.SecretReference{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_SecretReference(ref),
+		v1.SecretVolumeSource{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_SecretVolumeSource(ref),
+		v1.SecurityContext{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_SecurityContext(ref),
+		v1.SerializedReference{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_SerializedReference(ref),
+		v1.Service{}.OpenAPIModelName():                                                       schema_k8sio_api_core_v1_Service(ref),
+		v1.ServiceAccount{}.OpenAPIModelName():                                                schema_k8sio_api_core_v1_ServiceAccount(ref),
+		v1.ServiceAccountList{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_ServiceAccountList(ref),
+		v1.ServiceAccountTokenProjection{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_ServiceAccountTokenProjection(ref),
+		v1.ServiceList{}.OpenAPIModelName():                                                   schema_k8sio_api_core_v1_ServiceList(ref),
+		v1.ServicePort{}.OpenAPIModelName():                                                   schema_k8sio_api_core_v1_ServicePort(ref),
+		v1.ServiceProxyOptions{}.OpenAPIModelName():                                           schema_k8sio_api_core_v1_ServiceProxyOptions(ref),
+		v1.ServiceSpec{}.OpenAPIModelName():                                                   schema_k8sio_api_core_v1_ServiceSpec(ref),
+		v1.ServiceStatus{}.OpenAPIModelName():                                                 schema_k8sio_api_core_v1_ServiceStatus(ref),
+		v1.SessionAffinityConfig{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_SessionAffinityConfig(ref),
+		v1.SleepAction{}.OpenAPIModelName():                                                   schema_k8sio_api_core_v1_SleepAction(ref),
+		v1.StorageOSPersistentVolumeSource{}.OpenAPIModelName():                               schema_k8sio_api_core_v1_StorageOSPersistentVolumeSource(ref),
+		v1.StorageOSVolumeSource{}.OpenAPIModelName():                                         schema_k8sio_api_core_v1_StorageOSVolumeSource(ref),
+		v1.Sysctl{}.OpenAPIModelName():                                                        schema_k8sio_api_core_v1_Sysctl(ref),
+		v1.TCPSocketAction{}.OpenAPIModelName():                                               schema_k8sio_api_core_v1_TCPSocketAction(ref),
+		v1.Taint{}.OpenAPIModelName():                                                         schema_k8sio_api_core_v1_Taint(ref),
+		v1.Toleration{}.OpenAPIModelName():                                                    schema_k8sio_api_core_v1_Toleration(ref),
+		v1.TopologySelectorLabelRequirement{}.OpenAPIModelName():                              schema_k8sio_api_core_v1_TopologySelectorLabelRequirement(ref),
+		v1.TopologySelectorTerm{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_TopologySelectorTerm(ref),
+		v1.TopologySpreadConstraint{}.OpenAPIModelName():                                      schema_k8sio_api_core_v1_TopologySpreadConstraint(ref),
+		v1.TypedLocalObjectReference{}.OpenAPIModelName():                                     schema_k8sio_api_core_v1_TypedLocalObjectReference(ref),
+		v1.TypedObjectReference{}.OpenAPIModelName():                                          schema_k8sio_api_core_v1_TypedObjectReference(ref),
+		v1.Volume{}.OpenAPIModelName():                                                        schema_k8sio_api_core_v1_Volume(ref),
+		v1.VolumeDevice{}.OpenAPIModelName():                                                  schema_k8sio_api_core_v1_VolumeDevice(ref),
+		v1.VolumeMount{}.OpenAPIModelName():                                                   schema_k8sio_api_core_v1_VolumeMount(ref),
+		v1.VolumeMountStatus{}.OpenAPIModelName():                                             schema_k8sio_api_core_v1_VolumeMountStatus(ref),
+		v1.VolumeNodeAffinity{}.OpenAPIModelName():                                            schema_k8sio_api_core_v1_VolumeNodeAffinity(ref),
+		v1.VolumeProjection{}.OpenAPIModelName():                                              schema_k8sio_api_core_v1_VolumeProjection(ref),
+		v1.VolumeResourceRequirements{}.OpenAPIModelName():                                    schema_k8sio_api_core_v1_VolumeResourceRequirements(ref),
+		v1.VolumeSource{}.OpenAPIModelName():                                                  schema_k8sio_api_core_v1_VolumeSource(ref),
+		v1.VolumeStatus{}.OpenAPIModelName():                                                  schema_k8sio_api_core_v1_VolumeStatus(ref),
+		v1.VsphereVirtualDiskVolumeSource{}.OpenAPIModelName():                                schema_k8sio_api_core_v1_VsphereVirtualDiskVolumeSource(ref),
+		v1.WeightedPodAffinityTerm{}.OpenAPIModelName():                                       schema_k8sio_api_core_v1_WeightedPodAffinityTerm(ref),
+		v1.WindowsSecurityContextOptions{}.OpenAPIModelName():                                 schema_k8sio_api_core_v1_WindowsSecurityContextOptions(ref),
+		resource.Quantity{}.OpenAPIModelName():                                                schema_apimachinery_pkg_api_resource_Quantity(ref),
+		metav1.APIGroup{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_APIGroup(ref),
+		metav1.APIGroupList{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_APIGroupList(ref),
+		metav1.APIResource{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_APIResource(ref),
+		metav1.APIResourceList{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_APIResourceList(ref),
+		metav1.APIVersions{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_APIVersions(ref),
+		metav1.ApplyOptions{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_ApplyOptions(ref),
+		metav1.Condition{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_Condition(ref),
+		metav1.CreateOptions{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_CreateOptions(ref),
+		metav1.DeleteOptions{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_DeleteOptions(ref),
+		metav1.Duration{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_Duration(ref),
+		metav1.FieldSelectorRequirement{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
+		metav1.FieldsV1{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_FieldsV1(ref),
+		metav1.GetOptions{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_GetOptions(ref),
+		metav1.GroupKind{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_GroupKind(ref),
+		metav1.GroupResource{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_GroupResource(ref),
+		metav1.GroupVersion{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_GroupVersion(ref),
+		metav1.GroupVersionForDiscovery{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
+		metav1.GroupVersionKind{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_GroupVersionKind(ref),
+		metav1.GroupVersionResource{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_GroupVersionResource(ref),
+		metav1.InternalEvent{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_InternalEvent(ref),
+		metav1.LabelSelector{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_LabelSelector(ref),
+		metav1.LabelSelectorRequirement{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
+		metav1.List{}.OpenAPIModelName():                                                      schema_pkg_apis_meta_v1_List(ref),
+		metav1.ListMeta{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_ListMeta(ref),
+		metav1.ListOptions{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_ListOptions(ref),
+		metav1.ManagedFieldsEntry{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
+		metav1.MicroTime{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_MicroTime(ref),
+		metav1.ObjectMeta{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_ObjectMeta(ref),
+		metav1.OwnerReference{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_OwnerReference(ref),
+		metav1.PartialObjectMetadata{}.OpenAPIModelName():                                     schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
+		metav1.PartialObjectMetadataList{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
+		metav1.Patch{}.OpenAPIModelName():                                                     schema_pkg_apis_meta_v1_Patch(ref),
+		metav1.PatchOptions{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_PatchOptions(ref),
+		metav1.Preconditions{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_Preconditions(ref),
+		metav1.RootPaths{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_RootPaths(ref),
+		metav1.ServerAddressByClientCIDR{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
+		metav1.ShardInfo{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_ShardInfo(ref),
+		metav1.Status{}.OpenAPIModelName():                                                    schema_pkg_apis_meta_v1_Status(ref),
+		metav1.StatusCause{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_StatusCause(ref),
+		metav1.StatusDetails{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_StatusDetails(ref),
+		metav1.Table{}.OpenAPIModelName():                                                     schema_pkg_apis_meta_v1_Table(ref),
+		metav1.TableColumnDefinition{}.OpenAPIModelName():                                     schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
+		metav1.TableOptions{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_TableOptions(ref),
+		metav1.TableRow{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_TableRow(ref),
+		metav1.TableRowCondition{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_TableRowCondition(ref),
+		metav1.Time{}.OpenAPIModelName():                                                      schema_pkg_apis_meta_v1_Time(ref),
+		metav1.Timestamp{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_Timestamp(ref),
+		metav1.TypeMeta{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_TypeMeta(ref),
+		metav1.UpdateOptions{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_UpdateOptions(ref),
+		metav1.WatchEvent{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_WatchEvent(ref),
+		runtime.RawExtension{}.OpenAPIModelName():                                             schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
+		runtime.TypeMeta{}.OpenAPIModelName():                                                 schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
+		runtime.Unknown{}.OpenAPIModelName():                                                  schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
+		intstr.IntOrString{}.OpenAPIModelName():                                               schema_apimachinery_pkg_util_intstr_IntOrString(ref),
+		version.Info{}.OpenAPIModelName():                                                     schema_k8sio_apimachinery_pkg_version_Info(ref),
+	}
+}
+
+func schema_pkg_apis_subresources_v1alpha2_VirtualMachine(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachine is a virtual machine of virtualization.deckhouse.io/v1alpha2 as this group shows it: its metadata only. It is the parent of the console, vnc, portforward and action subresources; read the VM itself from virtualization.deckhouse.io.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object's metadata, the same as the VM's in virtualization.deckhouse.io.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			metav1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_subresources_v1alpha2_VirtualMachineAddVolume(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineAddVolume are the query options of virtualmachines/addvolume (PUT): hot-plug a volume into the running VM.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the volume in the VM.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"volumeKind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "VolumeKind is the kind of the volume's source: VirtualDisk, VirtualImage or ClusterVirtualImage.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"pvcName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PVCName is the PersistentVolumeClaim of a disk.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"image": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Image is the container image of an image in DVCR.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"serial": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Serial is the serial number the guest sees.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"isCdrom": {
+						SchemaProps: spec.SchemaProps{
+							Description: "IsCdrom attaches the volume as a CD-ROM.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_subresources_v1alpha2_VirtualMachineCancelEvacuation(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineCancelEvacuation is the kind of virtualmachines/cancelevacuation (PUT): stop moving the VM off a node that is being drained. It takes no options.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_subresources_v1alpha2_VirtualMachineConsole(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineConsole are the query options of virtualmachines/console: a websocket (subprotocol plain.virtualization.deckhouse.io or plain.kubevirt.io) carrying the VM's serial console as raw bytes in binary messages. One client holds it at a time: a new session closes the previous one with status 1008 naming who took over.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"probe": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Probe, on a plain GET without an upgrade, answers whether a console session is open, by whom and since when, instead of opening one.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_subresources_v1alpha2_VirtualMachineFreeze(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineFreeze is the request body of virtualmachines/freeze (PUT): freeze the guest's file systems through its agent, as before a consistent snapshot.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"unfreezeTimeout": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UnfreezeTimeout thaws the file systems by itself after this long, e.g. \"5m\".",
+							Ref:         ref(metav1.Duration{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			metav1.Duration{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_subresources_v1alpha2_VirtualMachinePortForward(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachinePortForward are the query options of virtualmachines/portforward: a websocket carrying one connection to a port of the guest as raw bytes in binary messages.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"protocol": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Protocol of the port: tcp (the default) or udp.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"port": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Port of the guest, 1-65535.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"port"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_subresources_v1alpha2_VirtualMachineRemoveVolume(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineRemoveVolume are the query options of virtualmachines/removevolume (PUT): unplug a hot-plugged volume from the running VM.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the volume in the VM.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_subresources_v1alpha2_VirtualMachineUnfreeze(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineUnfreeze is the kind of virtualmachines/unfreeze (PUT): thaw the guest's file systems. It takes no options.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_subresources_v1alpha2_VirtualMachineVNC(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VirtualMachineVNC are the query options of virtualmachines/vnc: a websocket carrying the VM's VNC (RFB) stream as raw bytes in binary messages, one client at a time as for the console.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"probe": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Probe, on a plain GET without an upgrade, answers whether a VNC session is open, by whom and since when, instead of opening one.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
 	}
 }
 
@@ -727,7 +1080,7 @@ func schema_pkg_apis_virtualization_v1alpha2_CPUStatus(ref common.ReferenceCallb
 						SchemaProps: spec.SchemaProps{
 							Description: "Sockets and cores given to the guest.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.CPUTopology{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.CPUTopology{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -735,7 +1088,7 @@ func schema_pkg_apis_virtualization_v1alpha2_CPUStatus(ref common.ReferenceCallb
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.CPUTopology{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
+			virtualizationv1alpha2.CPUTopology{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
 	}
 }
 
@@ -870,7 +1223,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClassCPU(ref common.ReferenceCallba
 					"discovery": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Node discovery, for type Discovery.",
-							Ref:         ref(v1alpha2.CPUDiscovery{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.CPUDiscovery{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -878,7 +1231,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClassCPU(ref common.ReferenceCallba
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.CPUDiscovery{}.OpenAPIModelName()},
+			virtualizationv1alpha2.CPUDiscovery{}.OpenAPIModelName()},
 	}
 }
 
@@ -940,14 +1293,14 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImage(ref common.Refe
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired image; frozen once the image is Ready.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.ClusterVirtualImageSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ClusterVirtualImageSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.ClusterVirtualImageStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ClusterVirtualImageStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -955,7 +1308,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImage(ref common.Refe
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.ClusterVirtualImageSpec{}.OpenAPIModelName(), v1alpha2.ClusterVirtualImageStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.ClusterVirtualImageSpec{}.OpenAPIModelName(), virtualizationv1alpha2.ClusterVirtualImageStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -978,7 +1331,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageContainerImage(r
 						SchemaProps: spec.SchemaProps{
 							Description: "Secret with credentials for the registry.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.ClusterImagePullSecret{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ClusterImagePullSecret{}.OpenAPIModelName()),
 						},
 					},
 					"caBundle": {
@@ -993,7 +1346,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageContainerImage(r
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.ClusterImagePullSecret{}.OpenAPIModelName()},
+			virtualizationv1alpha2.ClusterImagePullSecret{}.OpenAPIModelName()},
 	}
 }
 
@@ -1016,25 +1369,25 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageDataSource(ref c
 					"http": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Download over HTTP(S).",
-							Ref:         ref(v1alpha2.DataSourceHTTP{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.DataSourceHTTP{}.OpenAPIModelName()),
 						},
 					},
 					"containerImage": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Pull from a container registry.",
-							Ref:         ref(v1alpha2.ClusterVirtualImageContainerImage{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ClusterVirtualImageContainerImage{}.OpenAPIModelName()),
 						},
 					},
 					"objectRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Copy an existing image, disk or disk snapshot.",
-							Ref:         ref(v1alpha2.ClusterVirtualImageObjectRef{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ClusterVirtualImageObjectRef{}.OpenAPIModelName()),
 						},
 					},
 					"upload": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Wait for an upload by the user.",
-							Ref:         ref(v1alpha2.DataSourceUpload{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.DataSourceUpload{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -1042,7 +1395,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageDataSource(ref c
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.ClusterVirtualImageContainerImage{}.OpenAPIModelName(), v1alpha2.ClusterVirtualImageObjectRef{}.OpenAPIModelName(), v1alpha2.DataSourceHTTP{}.OpenAPIModelName(), v1alpha2.DataSourceUpload{}.OpenAPIModelName()},
+			virtualizationv1alpha2.ClusterVirtualImageContainerImage{}.OpenAPIModelName(), virtualizationv1alpha2.ClusterVirtualImageObjectRef{}.OpenAPIModelName(), virtualizationv1alpha2.DataSourceHTTP{}.OpenAPIModelName(), virtualizationv1alpha2.DataSourceUpload{}.OpenAPIModelName()},
 	}
 }
 
@@ -1085,7 +1438,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageList(ref common.
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.ClusterVirtualImage{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.ClusterVirtualImage{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -1096,7 +1449,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageList(ref common.
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.ClusterVirtualImage{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.ClusterVirtualImage{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -1149,7 +1502,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageSpec(ref common.
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the image data comes from.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.ClusterVirtualImageDataSource{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ClusterVirtualImageDataSource{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -1157,7 +1510,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageSpec(ref common.
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.ClusterVirtualImageDataSource{}.OpenAPIModelName()},
+			virtualizationv1alpha2.ClusterVirtualImageDataSource{}.OpenAPIModelName()},
 	}
 }
 
@@ -1179,14 +1532,14 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatus(ref commo
 					"downloadSpeed": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Download speed while provisioning.",
-							Ref:         ref(v1alpha2.StatusSpeed{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.StatusSpeed{}.OpenAPIModelName()),
 						},
 					},
 					"size": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Image sizes.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.ImageStatusSize{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ImageStatusSize{}.OpenAPIModelName()),
 						},
 					},
 					"format": {
@@ -1207,7 +1560,7 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatus(ref commo
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the image is stored.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.ClusterVirtualImageStatusTarget{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ClusterVirtualImageStatusTarget{}.OpenAPIModelName()),
 						},
 					},
 					"progress": {
@@ -1283,14 +1636,14 @@ func schema_pkg_apis_virtualization_v1alpha2_ClusterVirtualImageStatus(ref commo
 					"imageUploadURLs": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Addresses that accept the upload (Upload sources).",
-							Ref:         ref(v1alpha2.ImageUploadURLs{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ImageUploadURLs{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.ClusterVirtualImageStatusTarget{}.OpenAPIModelName(), v1alpha2.ImageStatusSize{}.OpenAPIModelName(), v1alpha2.ImageUploadURLs{}.OpenAPIModelName(), v1alpha2.StatusSpeed{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
+			virtualizationv1alpha2.ClusterVirtualImageStatusTarget{}.OpenAPIModelName(), virtualizationv1alpha2.ImageStatusSize{}.OpenAPIModelName(), virtualizationv1alpha2.ImageUploadURLs{}.OpenAPIModelName(), virtualizationv1alpha2.StatusSpeed{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -1333,7 +1686,7 @@ func schema_pkg_apis_virtualization_v1alpha2_DataSourceContainerImage(ref common
 						SchemaProps: spec.SchemaProps{
 							Description: "Secret with credentials for the registry.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.ImagePullSecretName{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ImagePullSecretName{}.OpenAPIModelName()),
 						},
 					},
 					"caBundle": {
@@ -1348,7 +1701,7 @@ func schema_pkg_apis_virtualization_v1alpha2_DataSourceContainerImage(ref common
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.ImagePullSecretName{}.OpenAPIModelName()},
+			virtualizationv1alpha2.ImagePullSecretName{}.OpenAPIModelName()},
 	}
 }
 
@@ -1377,7 +1730,7 @@ func schema_pkg_apis_virtualization_v1alpha2_DataSourceHTTP(ref common.Reference
 					"checksum": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Expected checksums of the downloaded file.",
-							Ref:         ref(v1alpha2.Checksum{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.Checksum{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -1385,7 +1738,7 @@ func schema_pkg_apis_virtualization_v1alpha2_DataSourceHTTP(ref common.Reference
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.Checksum{}.OpenAPIModelName()},
+			virtualizationv1alpha2.Checksum{}.OpenAPIModelName()},
 	}
 }
 
@@ -1399,14 +1752,14 @@ func schema_pkg_apis_virtualization_v1alpha2_DataSourceUpload(ref common.Referen
 					"checksum": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Expected checksums of the uploaded file.",
-							Ref:         ref(v1alpha2.Checksum{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.Checksum{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.Checksum{}.OpenAPIModelName()},
+			virtualizationv1alpha2.Checksum{}.OpenAPIModelName()},
 	}
 }
 
@@ -1718,7 +2071,7 @@ func schema_pkg_apis_virtualization_v1alpha2_NameReplacement(ref common.Referenc
 						SchemaProps: spec.SchemaProps{
 							Description: "Resource to rename.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.NameReplacementFrom{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.NameReplacementFrom{}.OpenAPIModelName()),
 						},
 					},
 					"to": {
@@ -1734,7 +2087,7 @@ func schema_pkg_apis_virtualization_v1alpha2_NameReplacement(ref common.Referenc
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.NameReplacementFrom{}.OpenAPIModelName()},
+			virtualizationv1alpha2.NameReplacementFrom{}.OpenAPIModelName()},
 	}
 }
 
@@ -1952,13 +2305,13 @@ func schema_pkg_apis_virtualization_v1alpha2_Provisioning(ref common.ReferenceCa
 					"userDataRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Secret with cloud-init user data.",
-							Ref:         ref(v1alpha2.UserDataRef{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.UserDataRef{}.OpenAPIModelName()),
 						},
 					},
 					"sysprepRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Secret with Sysprep answer files.",
-							Ref:         ref(v1alpha2.SysprepRef{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.SysprepRef{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -1966,7 +2319,7 @@ func schema_pkg_apis_virtualization_v1alpha2_Provisioning(ref common.ReferenceCa
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.SysprepRef{}.OpenAPIModelName(), v1alpha2.UserDataRef{}.OpenAPIModelName()},
+			virtualizationv1alpha2.SysprepRef{}.OpenAPIModelName(), virtualizationv1alpha2.UserDataRef{}.OpenAPIModelName()},
 	}
 }
 
@@ -2000,14 +2353,14 @@ func schema_pkg_apis_virtualization_v1alpha2_RecommendedResources(ref common.Ref
 					"cpu": {
 						SchemaProps: spec.SchemaProps{
 							Description: "CPU recommendation.",
-							Ref:         ref(v1alpha2.RecommendedCPU{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.RecommendedCPU{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.RecommendedCPU{}.OpenAPIModelName()},
+			virtualizationv1alpha2.RecommendedCPU{}.OpenAPIModelName()},
 	}
 }
 
@@ -2056,21 +2409,21 @@ func schema_pkg_apis_virtualization_v1alpha2_ResourcesStatus(ref common.Referenc
 						SchemaProps: spec.SchemaProps{
 							Description: "CPU.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.CPUStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.CPUStatus{}.OpenAPIModelName()),
 						},
 					},
 					"memory": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Memory.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.MemoryStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.MemoryStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.CPUStatus{}.OpenAPIModelName(), v1alpha2.MemoryStatus{}.OpenAPIModelName()},
+			virtualizationv1alpha2.CPUStatus{}.OpenAPIModelName(), virtualizationv1alpha2.MemoryStatus{}.OpenAPIModelName()},
 	}
 }
 
@@ -2084,13 +2437,13 @@ func schema_pkg_apis_virtualization_v1alpha2_SizingPolicy(ref common.ReferenceCa
 					"cores": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Core range the policy applies to.",
-							Ref:         ref(v1alpha2.SizingPolicyCores{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.SizingPolicyCores{}.OpenAPIModelName()),
 						},
 					},
 					"memory": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Memory limits.",
-							Ref:         ref(v1alpha2.SizingPolicyMemory{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.SizingPolicyMemory{}.OpenAPIModelName()),
 						},
 					},
 					"dedicatedCores": {
@@ -2143,7 +2496,7 @@ func schema_pkg_apis_virtualization_v1alpha2_SizingPolicy(ref common.ReferenceCa
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.SizingPolicyCores{}.OpenAPIModelName(), v1alpha2.SizingPolicyMemory{}.OpenAPIModelName(), intstr.IntOrString{}.OpenAPIModelName()},
+			virtualizationv1alpha2.SizingPolicyCores{}.OpenAPIModelName(), virtualizationv1alpha2.SizingPolicyMemory{}.OpenAPIModelName(), intstr.IntOrString{}.OpenAPIModelName()},
 	}
 }
 
@@ -2212,14 +2565,14 @@ func schema_pkg_apis_virtualization_v1alpha2_SizingPolicyMemory(ref common.Refer
 					"perCore": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Bounds of memory per core.",
-							Ref:         ref(v1alpha2.MemoryMinMax{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.MemoryMinMax{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.MemoryMinMax{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
+			virtualizationv1alpha2.MemoryMinMax{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
 	}
 }
 
@@ -2425,7 +2778,7 @@ func schema_pkg_apis_virtualization_v1alpha2_USBDeviceStatusRef(ref common.Refer
 					"address": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Address in the guest.",
-							Ref:         ref(v1alpha2.USBAddress{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.USBAddress{}.OpenAPIModelName()),
 						},
 					},
 					"hotplugged": {
@@ -2440,7 +2793,7 @@ func schema_pkg_apis_virtualization_v1alpha2_USBDeviceStatusRef(ref common.Refer
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.USBAddress{}.OpenAPIModelName()},
+			virtualizationv1alpha2.USBAddress{}.OpenAPIModelName()},
 	}
 }
 
@@ -2518,20 +2871,20 @@ func schema_pkg_apis_virtualization_v1alpha2_VMAffinity(ref common.ReferenceCall
 					"virtualMachineAndPodAffinity": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Affinity to VMs and pods.",
-							Ref:         ref(v1alpha2.VirtualMachineAndPodAffinity{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineAndPodAffinity{}.OpenAPIModelName()),
 						},
 					},
 					"virtualMachineAndPodAntiAffinity": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Anti-affinity to VMs and pods.",
-							Ref:         ref(v1alpha2.VirtualMachineAndPodAntiAffinity{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineAndPodAntiAffinity{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineAndPodAffinity{}.OpenAPIModelName(), v1alpha2.VirtualMachineAndPodAntiAffinity{}.OpenAPIModelName(), v1.NodeAffinity{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineAndPodAffinity{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineAndPodAntiAffinity{}.OpenAPIModelName(), v1.NodeAffinity{}.OpenAPIModelName()},
 	}
 }
 
@@ -2621,14 +2974,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDisk(ref common.ReferenceCal
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired disk.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualDiskSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualDiskSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualDiskStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualDiskStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -2636,7 +2989,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDisk(ref common.ReferenceCal
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualDiskSpec{}.OpenAPIModelName(), v1alpha2.VirtualDiskStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualDiskSpec{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualDiskStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -2697,32 +3050,32 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskDataSource(ref common.Re
 					"http": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Download over HTTP(S).",
-							Ref:         ref(v1alpha2.DataSourceHTTP{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.DataSourceHTTP{}.OpenAPIModelName()),
 						},
 					},
 					"containerImage": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Pull from a container registry.",
-							Ref:         ref(v1alpha2.DataSourceContainerImage{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.DataSourceContainerImage{}.OpenAPIModelName()),
 						},
 					},
 					"objectRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Copy an image or disk snapshot.",
-							Ref:         ref(v1alpha2.VirtualDiskObjectRef{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualDiskObjectRef{}.OpenAPIModelName()),
 						},
 					},
 					"upload": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Wait for an upload by the user.",
-							Ref:         ref(v1alpha2.DataSourceUpload{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.DataSourceUpload{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.DataSourceContainerImage{}.OpenAPIModelName(), v1alpha2.DataSourceHTTP{}.OpenAPIModelName(), v1alpha2.DataSourceUpload{}.OpenAPIModelName(), v1alpha2.VirtualDiskObjectRef{}.OpenAPIModelName()},
+			virtualizationv1alpha2.DataSourceContainerImage{}.OpenAPIModelName(), virtualizationv1alpha2.DataSourceHTTP{}.OpenAPIModelName(), virtualizationv1alpha2.DataSourceUpload{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualDiskObjectRef{}.OpenAPIModelName()},
 	}
 }
 
@@ -2765,7 +3118,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskList(ref common.Referenc
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualDisk{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualDisk{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -2776,7 +3129,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskList(ref common.Referenc
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualDisk{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualDisk{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -2926,14 +3279,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshot(ref common.Refe
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired snapshot.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualDiskSnapshotSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualDiskSnapshotSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualDiskSnapshotStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualDiskSnapshotStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -2941,7 +3294,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshot(ref common.Refe
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualDiskSnapshotSpec{}.OpenAPIModelName(), v1alpha2.VirtualDiskSnapshotStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualDiskSnapshotSpec{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualDiskSnapshotStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -2984,7 +3337,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotList(ref common.
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualDiskSnapshot{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualDiskSnapshot{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -2995,7 +3348,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSnapshotList(ref common.
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualDiskSnapshot{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualDiskSnapshot{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -3111,21 +3464,21 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskSpec(ref common.Referenc
 					"dataSource": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the initial data comes from; a blank disk when omitted.",
-							Ref:         ref(v1alpha2.VirtualDiskDataSource{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualDiskDataSource{}.OpenAPIModelName()),
 						},
 					},
 					"persistentVolumeClaim": {
 						SchemaProps: spec.SchemaProps{
 							Description: "PVC settings.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualDiskPersistentVolumeClaim{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualDiskPersistentVolumeClaim{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualDiskDataSource{}.OpenAPIModelName(), v1alpha2.VirtualDiskPersistentVolumeClaim{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualDiskDataSource{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualDiskPersistentVolumeClaim{}.OpenAPIModelName()},
 	}
 }
 
@@ -3140,14 +3493,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStats(ref common.Referen
 						SchemaProps: spec.SchemaProps{
 							Description: "Durations of the creation steps.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualDiskCreationDuration{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualDiskCreationDuration{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualDiskCreationDuration{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualDiskCreationDuration{}.OpenAPIModelName()},
 	}
 }
 
@@ -3161,7 +3514,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref common.Refere
 					"downloadSpeed": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Download speed while provisioning.",
-							Ref:         ref(v1alpha2.StatusSpeed{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.StatusSpeed{}.OpenAPIModelName()),
 						},
 					},
 					"capacity": {
@@ -3175,7 +3528,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref common.Refere
 						SchemaProps: spec.SchemaProps{
 							Description: "PVC holding the disk.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.DiskTarget{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.DiskTarget{}.OpenAPIModelName()),
 						},
 					},
 					"progress": {
@@ -3213,7 +3566,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref common.Refere
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.AttachedVirtualMachine{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.AttachedVirtualMachine{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -3223,7 +3576,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref common.Refere
 						SchemaProps: spec.SchemaProps{
 							Description: "Creation statistics.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualDiskStats{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualDiskStats{}.OpenAPIModelName()),
 						},
 					},
 					"sourceUID": {
@@ -3265,7 +3618,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref common.Refere
 					"imageUploadURLs": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Addresses that accept the upload (Upload sources).",
-							Ref:         ref(v1alpha2.ImageUploadURLs{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ImageUploadURLs{}.OpenAPIModelName()),
 						},
 					},
 					"storageClassName": {
@@ -3279,14 +3632,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualDiskStatus(ref common.Refere
 						SchemaProps: spec.SchemaProps{
 							Description: "Last storage migration.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualDiskMigrationState{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualDiskMigrationState{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.AttachedVirtualMachine{}.OpenAPIModelName(), v1alpha2.DiskTarget{}.OpenAPIModelName(), v1alpha2.ImageUploadURLs{}.OpenAPIModelName(), v1alpha2.StatusSpeed{}.OpenAPIModelName(), v1alpha2.VirtualDiskMigrationState{}.OpenAPIModelName(), v1alpha2.VirtualDiskStats{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
+			virtualizationv1alpha2.AttachedVirtualMachine{}.OpenAPIModelName(), virtualizationv1alpha2.DiskTarget{}.OpenAPIModelName(), virtualizationv1alpha2.ImageUploadURLs{}.OpenAPIModelName(), virtualizationv1alpha2.StatusSpeed{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualDiskMigrationState{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualDiskStats{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -3321,14 +3674,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImage(ref common.ReferenceCa
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired image; frozen once the image is Ready.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualImageSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualImageSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualImageStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualImageStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -3336,7 +3689,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImage(ref common.ReferenceCa
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualImageSpec{}.OpenAPIModelName(), v1alpha2.VirtualImageStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualImageSpec{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualImageStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -3358,32 +3711,32 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageDataSource(ref common.R
 					"http": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Download over HTTP(S).",
-							Ref:         ref(v1alpha2.DataSourceHTTP{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.DataSourceHTTP{}.OpenAPIModelName()),
 						},
 					},
 					"containerImage": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Pull from a container registry.",
-							Ref:         ref(v1alpha2.DataSourceContainerImage{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.DataSourceContainerImage{}.OpenAPIModelName()),
 						},
 					},
 					"objectRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Copy an existing image, disk or disk snapshot.",
-							Ref:         ref(v1alpha2.VirtualImageObjectRef{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualImageObjectRef{}.OpenAPIModelName()),
 						},
 					},
 					"upload": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Wait for an upload by the user.",
-							Ref:         ref(v1alpha2.DataSourceUpload{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.DataSourceUpload{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.DataSourceContainerImage{}.OpenAPIModelName(), v1alpha2.DataSourceHTTP{}.OpenAPIModelName(), v1alpha2.DataSourceUpload{}.OpenAPIModelName(), v1alpha2.VirtualImageObjectRef{}.OpenAPIModelName()},
+			virtualizationv1alpha2.DataSourceContainerImage{}.OpenAPIModelName(), virtualizationv1alpha2.DataSourceHTTP{}.OpenAPIModelName(), virtualizationv1alpha2.DataSourceUpload{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualImageObjectRef{}.OpenAPIModelName()},
 	}
 }
 
@@ -3426,7 +3779,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageList(ref common.Referen
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualImage{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualImage{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -3437,7 +3790,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageList(ref common.Referen
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualImage{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualImage{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -3512,14 +3865,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageSpec(ref common.Referen
 						SchemaProps: spec.SchemaProps{
 							Description: "PVC settings when storage is PersistentVolumeClaim.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualImagePersistentVolumeClaim{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualImagePersistentVolumeClaim{}.OpenAPIModelName()),
 						},
 					},
 					"dataSource": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the image data comes from.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualImageDataSource{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualImageDataSource{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -3527,7 +3880,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageSpec(ref common.Referen
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualImageDataSource{}.OpenAPIModelName(), v1alpha2.VirtualImagePersistentVolumeClaim{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualImageDataSource{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualImagePersistentVolumeClaim{}.OpenAPIModelName()},
 	}
 }
 
@@ -3549,14 +3902,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatus(ref common.Refer
 					"downloadSpeed": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Download speed while provisioning.",
-							Ref:         ref(v1alpha2.StatusSpeed{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.StatusSpeed{}.OpenAPIModelName()),
 						},
 					},
 					"size": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Image sizes.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.ImageStatusSize{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ImageStatusSize{}.OpenAPIModelName()),
 						},
 					},
 					"format": {
@@ -3577,7 +3930,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatus(ref common.Refer
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the image is stored.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualImageStatusTarget{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualImageStatusTarget{}.OpenAPIModelName()),
 						},
 					},
 					"progress": {
@@ -3633,7 +3986,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatus(ref common.Refer
 					"imageUploadURLs": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Addresses that accept the upload (Upload sources).",
-							Ref:         ref(v1alpha2.ImageUploadURLs{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ImageUploadURLs{}.OpenAPIModelName()),
 						},
 					},
 					"storageClassName": {
@@ -3647,7 +4000,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualImageStatus(ref common.Refer
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.ImageStatusSize{}.OpenAPIModelName(), v1alpha2.ImageUploadURLs{}.OpenAPIModelName(), v1alpha2.StatusSpeed{}.OpenAPIModelName(), v1alpha2.VirtualImageStatusTarget{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
+			virtualizationv1alpha2.ImageStatusSize{}.OpenAPIModelName(), virtualizationv1alpha2.ImageUploadURLs{}.OpenAPIModelName(), virtualizationv1alpha2.StatusSpeed{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualImageStatusTarget{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -3709,14 +4062,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachine(ref common.Reference
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired machine.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -3724,7 +4077,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachine(ref common.Reference
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineSpec{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -3767,7 +4120,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAffinity(ref co
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -3777,7 +4130,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAffinity(ref co
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName(), v1.PodAffinityTerm{}.OpenAPIModelName()},
+			virtualizationv1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName(), v1.PodAffinityTerm{}.OpenAPIModelName()},
 	}
 }
 
@@ -3820,7 +4173,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAntiAffinity(re
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -3830,7 +4183,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineAndPodAntiAffinity(re
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName(), v1.PodAffinityTerm{}.OpenAPIModelName()},
+			virtualizationv1alpha2.WeightedVirtualMachineAndPodAffinityTerm{}.OpenAPIModelName(), v1.PodAffinityTerm{}.OpenAPIModelName()},
 	}
 }
 
@@ -3865,14 +4218,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired attachment.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineBlockDeviceAttachmentSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineBlockDeviceAttachmentSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineBlockDeviceAttachmentStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineBlockDeviceAttachmentStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -3880,7 +4233,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineBlockDeviceAttachmentSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineBlockDeviceAttachmentStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineBlockDeviceAttachmentSpec{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineBlockDeviceAttachmentStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -3923,7 +4276,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualMachineBlockDeviceAttachment{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualMachineBlockDeviceAttachment{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -3934,7 +4287,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineBlockDeviceAttachment{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineBlockDeviceAttachment{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -3957,7 +4310,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment
 						SchemaProps: spec.SchemaProps{
 							Description: "Device to attach.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VMBDAObjectRef{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VMBDAObjectRef{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -3965,7 +4318,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineBlockDeviceAttachment
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VMBDAObjectRef{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VMBDAObjectRef{}.OpenAPIModelName()},
 	}
 }
 
@@ -4059,14 +4412,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClass(ref common.Refe
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired class.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineClassSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineClassSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineClassStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineClassStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -4074,7 +4427,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClass(ref common.Refe
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineClassSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineClassStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineClassSpec{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineClassStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4117,7 +4470,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassList(ref common.
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualMachineClass{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualMachineClass{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -4128,7 +4481,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassList(ref common.
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineClass{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineClass{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4143,7 +4496,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassSpec(ref common.
 						SchemaProps: spec.SchemaProps{
 							Description: "Nodes VMs of the class may run on.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.NodeSelector{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.NodeSelector{}.OpenAPIModelName()),
 						},
 					},
 					"tolerations": {
@@ -4169,7 +4522,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassSpec(ref common.
 						SchemaProps: spec.SchemaProps{
 							Description: "Virtual CPU model; immutable.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.ClassCPU{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ClassCPU{}.OpenAPIModelName()),
 						},
 					},
 					"sizingPolicies": {
@@ -4185,7 +4538,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassSpec(ref common.
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.SizingPolicy{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.SizingPolicy{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -4196,7 +4549,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassSpec(ref common.
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.ClassCPU{}.OpenAPIModelName(), v1alpha2.NodeSelector{}.OpenAPIModelName(), v1alpha2.SizingPolicy{}.OpenAPIModelName(), v1.Toleration{}.OpenAPIModelName()},
+			virtualizationv1alpha2.ClassCPU{}.OpenAPIModelName(), virtualizationv1alpha2.NodeSelector{}.OpenAPIModelName(), virtualizationv1alpha2.SizingPolicy{}.OpenAPIModelName(), v1.Toleration{}.OpenAPIModelName()},
 	}
 }
 
@@ -4220,7 +4573,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassStatus(ref commo
 						SchemaProps: spec.SchemaProps{
 							Description: "CPU features of the class.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.CPUFeatures{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.CPUFeatures{}.OpenAPIModelName()),
 						},
 					},
 					"availableNodes": {
@@ -4291,7 +4644,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineClassStatus(ref commo
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.CPUFeatures{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
+			virtualizationv1alpha2.CPUFeatures{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -4326,21 +4679,21 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddress(ref common.
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired address.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineIPAddressSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineIPAddressSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineIPAddressStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineIPAddressStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineIPAddressSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineIPAddressStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineIPAddressSpec{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineIPAddressStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4375,21 +4728,21 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLease(ref co
 						SchemaProps: spec.SchemaProps{
 							Description: "Binding of the lease.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineIPAddressLeaseSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineIPAddressLeaseSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineIPAddressLeaseStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineIPAddressLeaseStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineIPAddressLeaseSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineIPAddressLeaseStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineIPAddressLeaseSpec{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineIPAddressLeaseStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4462,7 +4815,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseList(re
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualMachineIPAddressLease{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualMachineIPAddressLease{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -4473,7 +4826,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseList(re
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineIPAddressLease{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineIPAddressLease{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4487,14 +4840,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressLeaseSpec(re
 					"virtualMachineIPAddressRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Address object that holds the lease.",
-							Ref:         ref(v1alpha2.VirtualMachineIPAddressLeaseIPAddressRef{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineIPAddressLeaseIPAddressRef{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineIPAddressLeaseIPAddressRef{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineIPAddressLeaseIPAddressRef{}.OpenAPIModelName()},
 	}
 }
 
@@ -4589,7 +4942,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressList(ref com
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualMachineIPAddress{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualMachineIPAddress{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -4600,7 +4953,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineIPAddressList(ref com
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineIPAddress{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineIPAddress{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4772,7 +5125,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineList(ref common.Refer
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualMachine{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualMachine{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -4783,7 +5136,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineList(ref common.Refer
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachine{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachine{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4837,14 +5190,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineMigrationState(ref co
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the VM moved to.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineLocation{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineLocation{}.OpenAPIModelName()),
 						},
 					},
 					"source": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Where the VM moved from.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineLocation{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineLocation{}.OpenAPIModelName()),
 						},
 					},
 					"result": {
@@ -4859,7 +5212,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineMigrationState(ref co
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineLocation{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineLocation{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -4894,14 +5247,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperation(ref common.
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired operation; immutable.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineOperationSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineOperationSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineOperationStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineOperationStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -4909,7 +5262,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperation(ref common.
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineOperationSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineOperationStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineOperationSpec{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineOperationStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -4969,7 +5322,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneSpec(re
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.NameReplacement{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.NameReplacement{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -4978,7 +5331,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneSpec(re
 					"customization": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Prefix and suffix for every name.",
-							Ref:         ref(v1alpha2.VirtualMachineOperationCloneCustomization{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineOperationCloneCustomization{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -4986,7 +5339,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationCloneSpec(re
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.NameReplacement{}.OpenAPIModelName(), v1alpha2.VirtualMachineOperationCloneCustomization{}.OpenAPIModelName()},
+			virtualizationv1alpha2.NameReplacement{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineOperationCloneCustomization{}.OpenAPIModelName()},
 	}
 }
 
@@ -5029,7 +5382,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationList(ref com
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualMachineOperation{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualMachineOperation{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5040,7 +5393,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationList(ref com
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineOperation{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineOperation{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -5193,19 +5546,19 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationSpec(ref com
 					"restore": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Parameters of a Restore.",
-							Ref:         ref(v1alpha2.VirtualMachineOperationRestoreSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineOperationRestoreSpec{}.OpenAPIModelName()),
 						},
 					},
 					"clone": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Parameters of a Clone.",
-							Ref:         ref(v1alpha2.VirtualMachineOperationCloneSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineOperationCloneSpec{}.OpenAPIModelName()),
 						},
 					},
 					"migrate": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Parameters of a Migrate.",
-							Ref:         ref(v1alpha2.VirtualMachineOperationMigrateSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineOperationMigrateSpec{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -5213,7 +5566,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationSpec(ref com
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineOperationCloneSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineOperationMigrateSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineOperationRestoreSpec{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineOperationCloneSpec{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineOperationMigrateSpec{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineOperationRestoreSpec{}.OpenAPIModelName()},
 	}
 }
 
@@ -5282,7 +5635,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationStatus(ref c
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualMachineOperationResource{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualMachineOperationResource{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5293,7 +5646,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineOperationStatus(ref c
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineOperationResource{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineOperationResource{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -5387,14 +5740,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestore(ref common.Re
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired restore.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineRestoreSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineRestoreSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineRestoreStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineRestoreStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -5402,7 +5755,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestore(ref common.Re
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineRestoreSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineRestoreStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineRestoreSpec{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineRestoreStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -5445,7 +5798,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreList(ref commo
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualMachineRestore{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualMachineRestore{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5456,7 +5809,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreList(ref commo
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineRestore{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineRestore{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -5496,7 +5849,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreSpec(ref commo
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.NameReplacement{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.NameReplacement{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5507,7 +5860,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineRestoreSpec(ref commo
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.NameReplacement{}.OpenAPIModelName()},
+			virtualizationv1alpha2.NameReplacement{}.OpenAPIModelName()},
 	}
 }
 
@@ -5596,14 +5949,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshot(ref common.R
 						SchemaProps: spec.SchemaProps{
 							Description: "Desired snapshot.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineSnapshotSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineSnapshotSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Observed state.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineSnapshotStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineSnapshotStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -5611,7 +5964,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshot(ref common.R
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineSnapshotSpec{}.OpenAPIModelName(), v1alpha2.VirtualMachineSnapshotStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineSnapshotSpec{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineSnapshotStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -5654,7 +6007,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotList(ref comm
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualMachineSnapshot{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualMachineSnapshot{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5665,7 +6018,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotList(ref comm
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineSnapshot{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineSnapshot{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -5713,7 +6066,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotSpec(ref comm
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VolumeSnapshotClassName{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VolumeSnapshotClassName{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5724,7 +6077,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotSpec(ref comm
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VolumeSnapshotClassName{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VolumeSnapshotClassName{}.OpenAPIModelName()},
 	}
 }
 
@@ -5820,7 +6173,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotStatus(ref co
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.ResourceRef{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.ResourceRef{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5831,7 +6184,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSnapshotStatus(ref co
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.ResourceRef{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
+			virtualizationv1alpha2.ResourceRef{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -5870,7 +6223,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.TopologySpreadConstraint{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.TopologySpreadConstraint{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -5879,7 +6232,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 					"affinity": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Placement rules.",
-							Ref:         ref(v1alpha2.VMAffinity{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VMAffinity{}.OpenAPIModelName()),
 						},
 					},
 					"nodeSelector": {
@@ -5927,7 +6280,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 					"disruptions": {
 						SchemaProps: spec.SchemaProps{
 							Description: "How changes that need a restart are applied.",
-							Ref:         ref(v1alpha2.Disruptions{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.Disruptions{}.OpenAPIModelName()),
 						},
 					},
 					"terminationGracePeriodSeconds": {
@@ -5972,14 +6325,14 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 						SchemaProps: spec.SchemaProps{
 							Description: "Virtual CPU.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.CPUSpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.CPUSpec{}.OpenAPIModelName()),
 						},
 					},
 					"memory": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Memory.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.MemorySpec{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.MemorySpec{}.OpenAPIModelName()),
 						},
 					},
 					"blockDeviceRefs": {
@@ -5995,7 +6348,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.BlockDeviceSpecRef{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.BlockDeviceSpecRef{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6004,7 +6357,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 					"provisioning": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Guest configuration at first boot.",
-							Ref:         ref(v1alpha2.Provisioning{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.Provisioning{}.OpenAPIModelName()),
 						},
 					},
 					"liveMigrationPolicy": {
@@ -6028,7 +6381,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.NetworksSpec{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.NetworksSpec{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6047,7 +6400,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.USBDeviceSpecRef{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.USBDeviceSpecRef{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6066,7 +6419,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.GPUSpec{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.GPUSpec{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6077,7 +6430,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineSpec(ref common.Refer
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.BlockDeviceSpecRef{}.OpenAPIModelName(), v1alpha2.CPUSpec{}.OpenAPIModelName(), v1alpha2.Disruptions{}.OpenAPIModelName(), v1alpha2.GPUSpec{}.OpenAPIModelName(), v1alpha2.MemorySpec{}.OpenAPIModelName(), v1alpha2.NetworksSpec{}.OpenAPIModelName(), v1alpha2.Provisioning{}.OpenAPIModelName(), v1alpha2.TopologySpreadConstraint{}.OpenAPIModelName(), v1alpha2.USBDeviceSpecRef{}.OpenAPIModelName(), v1alpha2.VMAffinity{}.OpenAPIModelName(), v1.Toleration{}.OpenAPIModelName()},
+			virtualizationv1alpha2.BlockDeviceSpecRef{}.OpenAPIModelName(), virtualizationv1alpha2.CPUSpec{}.OpenAPIModelName(), virtualizationv1alpha2.Disruptions{}.OpenAPIModelName(), virtualizationv1alpha2.GPUSpec{}.OpenAPIModelName(), virtualizationv1alpha2.MemorySpec{}.OpenAPIModelName(), virtualizationv1alpha2.NetworksSpec{}.OpenAPIModelName(), virtualizationv1alpha2.Provisioning{}.OpenAPIModelName(), virtualizationv1alpha2.TopologySpreadConstraint{}.OpenAPIModelName(), virtualizationv1alpha2.USBDeviceSpecRef{}.OpenAPIModelName(), virtualizationv1alpha2.VMAffinity{}.OpenAPIModelName(), v1.Toleration{}.OpenAPIModelName()},
 	}
 }
 
@@ -6101,7 +6454,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStats(ref common.Refe
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualMachinePhaseTransitionTimestamp{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualMachinePhaseTransitionTimestamp{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6111,7 +6464,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStats(ref common.Refe
 						SchemaProps: spec.SchemaProps{
 							Description: "Durations of the start steps.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha2.VirtualMachineLaunchTimeDuration{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineLaunchTimeDuration{}.OpenAPIModelName()),
 						},
 					},
 					"lastStartTime": {
@@ -6124,7 +6477,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStats(ref common.Refe
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.VirtualMachineLaunchTimeDuration{}.OpenAPIModelName(), v1alpha2.VirtualMachinePhaseTransitionTimestamp{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+			virtualizationv1alpha2.VirtualMachineLaunchTimeDuration{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachinePhaseTransitionTimestamp{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -6177,7 +6530,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.BlockDeviceStatusRef{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.BlockDeviceStatusRef{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6186,19 +6539,19 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 					"guestOSInfo": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Guest system reported by the agent.",
-							Ref:         ref(v1alpha2.GuestOSInfo{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.GuestOSInfo{}.OpenAPIModelName()),
 						},
 					},
 					"stats": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Statistics.",
-							Ref:         ref(v1alpha2.VirtualMachineStats{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineStats{}.OpenAPIModelName()),
 						},
 					},
 					"migrationState": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Last live migration.",
-							Ref:         ref(v1alpha2.VirtualMachineMigrationState{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.VirtualMachineMigrationState{}.OpenAPIModelName()),
 						},
 					},
 					"conditions": {
@@ -6261,7 +6614,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.VirtualMachinePod{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.VirtualMachinePod{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6270,19 +6623,19 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 					"resources": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Resources the VM runs with.",
-							Ref:         ref(v1alpha2.ResourcesStatus{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.ResourcesStatus{}.OpenAPIModelName()),
 						},
 					},
 					"versions": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Versions of the hypervisor parts.",
-							Ref:         ref(v1alpha2.Versions{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.Versions{}.OpenAPIModelName()),
 						},
 					},
 					"recommendedResources": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Resource settings the platform recommends.",
-							Ref:         ref(v1alpha2.RecommendedResources{}.OpenAPIModelName()),
+							Ref:         ref(virtualizationv1alpha2.RecommendedResources{}.OpenAPIModelName()),
 						},
 					},
 					"usbDevices": {
@@ -6298,7 +6651,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.USBDeviceStatusRef{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.USBDeviceStatusRef{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6317,7 +6670,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
 										Default: map[string]interface{}{},
-										Ref:     ref(v1alpha2.NetworksStatus{}.OpenAPIModelName()),
+										Ref:     ref(virtualizationv1alpha2.NetworksStatus{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -6327,7 +6680,7 @@ func schema_pkg_apis_virtualization_v1alpha2_VirtualMachineStatus(ref common.Ref
 			},
 		},
 		Dependencies: []string{
-			v1alpha2.BlockDeviceStatusRef{}.OpenAPIModelName(), v1alpha2.GuestOSInfo{}.OpenAPIModelName(), v1alpha2.NetworksStatus{}.OpenAPIModelName(), v1alpha2.RecommendedResources{}.OpenAPIModelName(), v1alpha2.ResourcesStatus{}.OpenAPIModelName(), v1alpha2.USBDeviceStatusRef{}.OpenAPIModelName(), v1alpha2.Versions{}.OpenAPIModelName(), v1alpha2.VirtualMachineMigrationState{}.OpenAPIModelName(), v1alpha2.VirtualMachinePod{}.OpenAPIModelName(), v1alpha2.VirtualMachineStats{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName(), runtime.RawExtension{}.OpenAPIModelName()},
+			virtualizationv1alpha2.BlockDeviceStatusRef{}.OpenAPIModelName(), virtualizationv1alpha2.GuestOSInfo{}.OpenAPIModelName(), virtualizationv1alpha2.NetworksStatus{}.OpenAPIModelName(), virtualizationv1alpha2.RecommendedResources{}.OpenAPIModelName(), virtualizationv1alpha2.ResourcesStatus{}.OpenAPIModelName(), virtualizationv1alpha2.USBDeviceStatusRef{}.OpenAPIModelName(), virtualizationv1alpha2.Versions{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineMigrationState{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachinePod{}.OpenAPIModelName(), virtualizationv1alpha2.VirtualMachineStats{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName(), runtime.RawExtension{}.OpenAPIModelName()},
 	}
 }
 
