@@ -3,6 +3,7 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	restclient "k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
 	"github.com/virtplane/virtplane/pkg/admission/isodisk"
@@ -35,6 +37,7 @@ import (
 	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualmachinerestore"
 	"github.com/virtplane/virtplane/pkg/registry/virtualization/virtualmachinesnapshot"
 	"github.com/virtplane/virtplane/pkg/subresources/upload"
+	"github.com/virtplane/virtplane/pkg/subresources/vmstream"
 )
 
 // Config is the complete configuration of the server.
@@ -43,6 +46,9 @@ type Config struct {
 	Platform *config.Config
 	// Upload is the token endpoint of uploads.
 	Upload UploadConfig
+	// Streams reaches kube-apiserver, through which console, vnc and portforward open
+	// KubeVirt's VMI subresources; nil refuses them (a standalone server).
+	Streams *restclient.Config
 }
 
 // Server is the virtualization API server.
@@ -84,6 +90,10 @@ func New(c *Config) (*Server, error) {
 		return nil, err
 	}
 	uploadProxy := upload.NewProxy(nil)
+	streams, err := vmstream.NewProxy(c.Streams)
+	if err != nil {
+		return nil, fmt.Errorf("console, vnc and portforward: %w", err)
+	}
 	plugins := []admission.Interface{
 		vmsizing.New(classes.Lister(), classes.Informer().HasSynced),
 		storageclass.New(c.Platform),
@@ -106,6 +116,13 @@ func New(c *Config) (*Server, error) {
 	}); err != nil {
 		return nil, err
 	}
+	// Websockets are hijacked connections the HTTP server does not close when it stops.
+	if err := s.AddPostStartHook("vm-streams", func(ctx genericapiserver.PostStartHookContext) error {
+		context.AfterFunc(ctx, streams.Stop)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	if ln := c.Upload.Listener; ln != nil {
 		handler := upload.NewTokenServer(uploadTokens, uploadProxy)
 		if err := s.AddPostStartHook("upload-token-endpoint", func(ctx genericapiserver.PostStartHookContext) error {
@@ -123,6 +140,7 @@ func New(c *Config) (*Server, error) {
 	group := genericapiserver.NewDefaultAPIGroupInfo(virtualization.GroupName, Scheme, ParameterCodec, Codecs)
 	group.NegotiatedSerializer = withoutProtobuf{Codecs}
 	storage := map[string]rest.Storage{}
+	var vms *resource.REST
 	for name, newREST := range resources {
 		main, status, err := newREST(Scheme, c.Generic.RESTOptionsGetter)
 		if err != nil {
@@ -137,10 +155,15 @@ func New(c *Config) (*Server, error) {
 			storage[name+"/upload"] = clustervirtualimage.NewUploadREST(main, uploadProxy)
 		case virtualdisk.Names.Plural:
 			storage[name+"/upload"] = virtualdisk.NewUploadREST(main, uploadProxy)
+		case virtualmachine.Names.Plural:
+			vms = main
+			storage[name+"/console"] = virtualmachine.NewConsoleREST(main, streams)
+			storage[name+"/vnc"] = virtualmachine.NewVNCREST(main, streams)
+			storage[name+"/portforward"] = virtualmachine.NewPortForwardREST(main, streams)
 		}
 	}
 	group.VersionedResourcesStorageMap[v1alpha2.SchemeGroupVersion.Version] = storage
-	if err := s.InstallAPIGroup(&group); err != nil {
+	if err := s.InstallAPIGroups(&group, subresourcesGroup(vms, streams)); err != nil {
 		return nil, err
 	}
 	return &Server{GenericAPIServer: s}, nil

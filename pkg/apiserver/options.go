@@ -12,6 +12,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/client-go/rest"
 	"k8s.io/component-base/compatibility"
 	netutils "k8s.io/utils/net"
 
@@ -37,6 +38,10 @@ type Options struct {
 	Standalone bool
 	// Upload configures the token endpoint of uploads.
 	Upload UploadOptions
+	// StreamsClientConfig, when set, is how console, vnc and portforward reach
+	// subresources.kubevirt.io instead of the --kubeconfig client config (tests point it at a
+	// fake KubeVirt).
+	StreamsClientConfig *rest.Config
 }
 
 // NewOptions returns the defaults: delegated authn/authz, embedded etcd, port 8443.
@@ -116,7 +121,11 @@ func (o *Options) Config() (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Config{Generic: gc, Platform: platform, Upload: UploadConfig{
+	streams := gc.ClientConfig
+	if o.StreamsClientConfig != nil {
+		streams = o.StreamsClientConfig
+	}
+	return &Config{Generic: gc, Platform: platform, Streams: streams, Upload: UploadConfig{
 		Listener:          uploadListener,
 		TLSCertFile:       o.Upload.TLSCertFile,
 		TLSPrivateKeyFile: o.Upload.TLSPrivateKeyFile,

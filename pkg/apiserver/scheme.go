@@ -6,11 +6,16 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 
+	"github.com/virtplane/virtplane/pkg/apis/subresources"
+	subresourcesinstall "github.com/virtplane/virtplane/pkg/apis/subresources/install"
+	subresourcesv1alpha2 "github.com/virtplane/virtplane/pkg/apis/subresources/v1alpha2"
+	"github.com/virtplane/virtplane/pkg/apis/virtualization"
 	"github.com/virtplane/virtplane/pkg/apis/virtualization/install"
+	"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 )
 
 var (
-	// Scheme holds the internal and served versions of the group.
+	// Scheme holds the internal and served versions of both groups.
 	Scheme = runtime.NewScheme()
 	// Codecs encodes and decodes the group's objects.
 	Codecs = serializer.NewCodecFactory(Scheme)
@@ -18,6 +23,11 @@ var (
 
 func init() {
 	install.Install(Scheme)
+	subresourcesinstall.Install(Scheme)
+	// The main group's virtualmachines/console, /vnc and /portforward take the upstream
+	// group's option kinds, so one conversion from the query serves both groups.
+	Scheme.AddKnownTypes(virtualization.SchemeGroupVersion, subresources.StreamOptions()...)
+	Scheme.AddKnownTypes(v1alpha2.SchemeGroupVersion, subresourcesv1alpha2.StreamOptions()...)
 	// Options, Status and other unversioned meta types, as every API server registers them.
 	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
 	unversioned := schema.GroupVersion{Group: "", Version: "v1"}

@@ -6,16 +6,7 @@ import (
 	"os"
 
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/util/sets"
-	genericfilters "k8s.io/apiserver/pkg/server/filters"
 )
-
-// longRunningSubresources stream for as long as the client sends or reads: the generic
-// server's 60 s timeout, in-flight limit and request deadline must not apply to them.
-var longRunningSubresources = sets.NewString("upload")
-
-// longRunning is the server's LongRunningFunc: watches and the streaming subresources.
-var longRunning = genericfilters.BasicLongRunningRequestCheck(sets.NewString("watch"), longRunningSubresources)
 
 // UploadOptions configure the token endpoint: /upload/<token> served without kube-apiserver
 // in the path, the URL status.imageUploadURLs.external points at.
