@@ -277,7 +277,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	return s, nil
 }
 
-// register creates the Service and APIService that route the group to our server.
+// register creates the Service and the APIServices that route our two groups to our server:
+// virtualization.deckhouse.io and subresources.virtualization.deckhouse.io (the group of the
+// upstream d8 CLI's streams and actions).
 func (s *Stack) register(ctx context.Context, certs pki) error {
 	ca, err := os.ReadFile(certs.path(virtCA + ".crt"))
 	if err != nil {
@@ -303,7 +305,7 @@ spec:
   externalName: localhost
   ports:
   - name: https
-    port: %d
+    port: %[1]d
 ---
 apiVersion: apiregistration.k8s.io/v1
 kind: APIService
@@ -314,20 +316,36 @@ spec:
   version: v1alpha2
   groupPriorityMinimum: 1000
   versionPriority: 15
-  caBundle: %s
+  caBundle: %[2]s
   service:
     namespace: d8-virtualization
     name: virtualization-apiserver
-    port: %d
-`, s.opts.VirtualizationPort, base64.StdEncoding.EncodeToString(ca), s.opts.VirtualizationPort)
+    port: %[1]d
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1alpha2.subresources.virtualization.deckhouse.io
+spec:
+  group: subresources.virtualization.deckhouse.io
+  version: v1alpha2
+  groupPriorityMinimum: 999
+  versionPriority: 15
+  caBundle: %[2]s
+  service:
+    namespace: d8-virtualization
+    name: virtualization-apiserver
+    port: %[1]d
+`, s.opts.VirtualizationPort, base64.StdEncoding.EncodeToString(ca))
 	if out, err := s.Kubectl(ctx, strings.NewReader(manifest), "apply", "-f", "-"); err != nil {
-		return fmt.Errorf("registering the APIService: %v\n%s", err, out)
+		return fmt.Errorf("registering the APIServices: %v\n%s", err, out)
 	}
 	return nil
 }
 
-// waitAPI waits until kubectl lists VMs through kube-apiserver and kube-apiserver publishes
-// our OpenAPI (kubectl explain and server-side apply need it; it is fetched a moment later).
+// waitAPI waits until kubectl lists VMs through kube-apiserver, kube-apiserver publishes our
+// OpenAPI (kubectl explain and server-side apply need it; it is fetched a moment later) and
+// routes the upstream CLI's group subresources.virtualization.deckhouse.io.
 func (s *Stack) waitAPI(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var last string
@@ -339,7 +357,10 @@ func (s *Stack) waitAPI(ctx context.Context, timeout time.Duration) error {
 		if err == nil {
 			out, err = s.Kubectl(ctx, nil, "get", "--raw", "/openapi/v3")
 			if err == nil && bytes.Contains(out, []byte("apis/virtualization.deckhouse.io/v1alpha2")) {
-				return nil
+				out, err = s.Kubectl(ctx, nil, "get", "--raw", "/apis/subresources.virtualization.deckhouse.io/v1alpha2")
+				if err == nil && bytes.Contains(out, []byte("virtualmachines/console")) {
+					return nil
+				}
 			}
 		}
 		last = strings.TrimSpace(string(out))
