@@ -1,7 +1,9 @@
 package subresources
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -211,5 +213,44 @@ func TestStreamEndsWhenTheVMClosesIt(t *testing.T) {
 	}
 	if code != websocket.StatusNormalClosure || !strings.Contains(reason, "VM closed") {
 		t.Errorf("closed with %v %q", code, reason)
+	}
+}
+
+// machineQMP stands in for the QMP connection a running qemu.Machine holds.
+type machineQMP struct{ q *fakeQMP }
+
+func (m machineQMP) QMP(_ context.Context, cmd string, args, out any) error {
+	if cmd != "human-monitor-command" {
+		return fmt.Errorf("unexpected QMP command %s", cmd)
+	}
+	*out.(*string) = m.q.human(args.(map[string]string)["command-line"])
+	return nil
+}
+
+func TestPortForwardThroughTheMachinesQMP(t *testing.T) {
+	ctx := testContext(t)
+	dir := socketDir(t)
+	guest := listenLocal(t)
+	startFake(t, guest, false, echo)
+	// The machine holds QMP: the handler must not dial the socket, which nobody serves.
+	held := machineQMP{&fakeQMP{t: t, guest: guest.Addr().String(), forwards: map[string]*fakeServer{}}}
+	t.Cleanup(func() {
+		held.q.mu.Lock()
+		defer held.q.mu.Unlock()
+		for _, f := range held.q.forwards {
+			f.close()
+		}
+	})
+	srv := newServer(t, map[string]virt.Sockets{"ns/vm": vmSockets(dir)},
+		WithMonitor(func(string, string, virt.Sockets) Monitor { return QMPMonitor(held) }))
+
+	ws := dialStream(t, ctx, vmiURL(srv, "ns", "vm", "portforward/80"))
+	roundTrip(t, ctx, ws, "GET / HTTP/1.0\r\n\r\n")
+	if err := ws.Close(websocket.StatusNormalClosure, ""); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	waitFor(t, "hostfwd_remove", func() bool { return len(held.q.Commands()) == 2 })
+	if cmds := held.q.Commands(); !strings.HasPrefix(cmds[0], "hostfwd_add tcp:127.0.0.1:") || !strings.HasPrefix(cmds[1], "hostfwd_remove tcp:127.0.0.1:") {
+		t.Errorf("monitor commands %q", cmds)
 	}
 }
