@@ -134,6 +134,52 @@ func TestSSHAndSCPWithGuest(t *testing.T) {
 		}
 	})
 
+	t.Run("on a terminal: confirms an unknown host key, then a shell on a remote terminal", func(t *testing.T) {
+		if _, err := exec.LookPath("script"); err != nil {
+			t.Skip("script (util-linux) is not installed: it gives d8 a terminal")
+		}
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := filepath.Join(t.TempDir(), "known_hosts")
+		d8Line := envRunAsD8 + "=1"
+		for _, a := range []string{self, "v", "ssh", "--kubeconfig", kubeconfig, "-i", key.file, "--known-hosts", fresh, "cloud@linux-vm"} {
+			d8Line += " " + shellQuote(a)
+		}
+		// script runs d8 on a new terminal and types its stdin there: the answer to the host
+		// key question, then a line for the remote shell.
+		c := exec.Command("script", "-q", "-e", "-c", d8Line, "/dev/null")
+		c.Stdin = strings.NewReader("yes\necho REMOTE-$((6*7)) on $(tty); exit 3\n")
+		var out bytes.Buffer
+		c.Stdout, c.Stderr = &out, &out
+		done := make(chan error, 1)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- c.Wait() }()
+		select {
+		case err = <-done:
+		case <-time.After(guestCommandTimeout):
+			c.Process.Kill()
+			t.Fatalf("d8 did not end; output %q", out.String())
+		}
+		if c.ProcessState.ExitCode() != 3 {
+			t.Fatalf("exit %v, want the shell's 3; output %q", err, out.String())
+		}
+		for _, want := range []string{"Are you sure you want to continue connecting (yes/no)?",
+			"Permanently added 'vm/linux-vm.prod'", "REMOTE-42 on /dev/pts/"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("the terminal does not show %q: %q", want, out.String())
+			}
+		}
+		// The key it added is trusted from now on.
+		res := runD8(t, nil, "v", "ssh", "--kubeconfig", kubeconfig, "-i", key.file, "--known-hosts", fresh, "cloud@linux-vm", "-c", "true")
+		if res.code != 0 {
+			t.Fatalf("with the added key: exit %d, stderr %q", res.code, res.stderr)
+		}
+	})
+
 	t.Run("a changed host key is refused", func(t *testing.T) {
 		pub, _, _ := ed25519.GenerateKey(rand.Reader)
 		other, _ := ssh.NewPublicKey(pub)
