@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
 )
 
 // needBrowserTools makes sure chromium and Debian's noVNC are there, installing them with
@@ -204,4 +206,79 @@ func TestVNCWebWithGuest(t *testing.T) {
 	if code := d8.exitCode(t); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, d8.errOut.String())
 	}
+}
+
+// Without a browser or a guest: the page and noVNC's files are served under the token, the
+// websocket carries the VM's stream both ways, and a missing noVNC is exit 1.
+func TestVNCWebServer(t *testing.T) {
+	kubeconfig := startStreamServer(t)
+	novnc := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(novnc, "core"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(novnc, "core", "rfb.js"), []byte("export default class RFB {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("serves and relays", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		d8 := startD8(ctx, strings.NewReader(""), nil, "v", "vnc", "--kubeconfig", kubeconfig, "--web", "--proxy-only", "--novnc-dir", novnc, "linux-vm")
+		line := waitFor(t, "stdout", d8.out.String, regexp.MustCompile(`^(\{.*\})\n`))[1]
+		var printed struct{ URL string }
+		if err := json.Unmarshal([]byte(line), &printed); err != nil {
+			t.Fatal(err)
+		}
+		get := func(url string) string {
+			t.Helper()
+			resp, err := http.Get(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %s", url, resp.Status)
+			}
+			return string(body)
+		}
+		if page := get(printed.URL); !strings.Contains(page, `import RFB from "./novnc/core/rfb.js"`) || !strings.Contains(page, "linux-vm.prod") {
+			t.Errorf("the page: %q", page)
+		}
+		if js := get(printed.URL + "novnc/core/rfb.js"); js != "export default class RFB {}\n" {
+			t.Errorf("core/rfb.js: %q", js)
+		}
+
+		wsURL := "ws" + strings.TrimPrefix(printed.URL, "http") + "websockify"
+		for range 2 { // each tab gets its own stream
+			dialCtx, cancelDial := context.WithTimeout(ctx, 10*time.Second)
+			conn, _, err := websocket.Dial(dialCtx, wsURL, &websocket.DialOptions{Subprotocols: []string{"binary"}})
+			if err != nil {
+				cancelDial()
+				t.Fatalf("dial %s: %v; stderr %q", wsURL, err, d8.errOut.String())
+			}
+			if _, greeting, err := conn.Read(dialCtx); err != nil || string(greeting) != "RFB 003.008\n" {
+				t.Fatalf("greeting %q: %v", greeting, err)
+			}
+			if err := conn.Write(dialCtx, websocket.MessageBinary, []byte("RFB 003.008\n")); err != nil {
+				t.Fatal(err)
+			}
+			if typ, echoed, err := conn.Read(dialCtx); err != nil || typ != websocket.MessageBinary || string(echoed) != "RFB 003.008\n" {
+				t.Fatalf("echo %v %q: %v", typ, echoed, err)
+			}
+			conn.Close(websocket.StatusNormalClosure, "")
+			cancelDial()
+		}
+		cancel()
+		if code := d8.exitCode(t); code != 0 {
+			t.Fatalf("exit %d, stderr %q", code, d8.errOut.String())
+		}
+	})
+
+	t.Run("a missing noVNC exits 1", func(t *testing.T) {
+		d8 := startD8(context.Background(), strings.NewReader(""), nil, "v", "vnc", "--kubeconfig", kubeconfig, "--web", "--novnc-dir", t.TempDir(), "linux-vm")
+		if code := d8.exitCode(t); code != 1 || !strings.Contains(d8.errOut.String(), "no core/rfb.js") {
+			t.Fatalf("exit %d, stderr %q", code, d8.errOut.String())
+		}
+	})
 }
