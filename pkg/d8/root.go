@@ -61,7 +61,7 @@ func NewCommand(streams Streams) *cobra.Command {
 }
 
 // newVirtualizationCommand is `d8 v`: one subcommand per action on virtual machines and their
-// images; later ones (console, vnc, ssh, start, stop, ...) are added here.
+// images.
 func newVirtualizationCommand(streams Streams) *cobra.Command {
 	v := &cobra.Command{
 		Use:     "v",
