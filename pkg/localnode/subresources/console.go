@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -75,6 +76,12 @@ func (h *handler) serveConsole(w http.ResponseWriter, r *http.Request) {
 			"the VM of virtualmachineinstance "+namespace+"/"+name+" has no serial console")
 		return
 	}
+	// Only a stream takes the console over: a plain request must not end the session.
+	if !isUpgrade(r) {
+		writeStatus(w, http.StatusUpgradeRequired, "BadRequest",
+			"the console of virtualmachineinstance "+namespace+"/"+name+" is a websocket stream: request an upgrade")
+		return
+	}
 	log := logger(r.Context(), namespace, name, "console")
 	ctx, release := h.consoles.open(r.Context(), namespace+"/"+name)
 	defer release()
@@ -99,4 +106,9 @@ func (h *handler) serveConsole(w http.ResponseWriter, r *http.Request) {
 	log.V(2).Info("Console session started")
 	bridge(ctx, ws, conn)
 	log.V(2).Info("Console session ended")
+}
+
+// isUpgrade says whether r asks for a websocket; Accept checks the rest of the handshake.
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }

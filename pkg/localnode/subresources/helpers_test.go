@@ -312,7 +312,25 @@ func roundTrip(t *testing.T, ctx context.Context, ws *websocket.Conn, msg string
 // getStatus GETs url without upgrading and decodes the error Status.
 func getStatus(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	return requestStatus(t, url, nil)
+}
+
+// upgradeStatus asks url for a websocket, as a client's handshake does, and decodes the
+// Status that refuses it.
+func upgradeStatus(t *testing.T, url string) (int, string) {
+	t.Helper()
+	return requestStatus(t, url, http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"},
+		"Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}})
+}
+
+func requestStatus(t *testing.T, url string, header http.Header) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

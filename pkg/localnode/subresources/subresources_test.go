@@ -132,6 +132,21 @@ func TestNewConsoleSessionTakesOver(t *testing.T) {
 	roundTrip(t, ctx, second, "second\n")
 }
 
+func TestPlainRequestLeavesTheConsoleSessionAlone(t *testing.T) {
+	ctx := testContext(t)
+	sockets := vmSockets(socketDir(t))
+	startSerial(t, sockets.Serial)
+	srv := newServer(t, map[string]virt.Sockets{"ns/vm": sockets})
+	url := vmiURL(srv, "ns", "vm", "console")
+
+	ws := dialStream(t, ctx, url)
+	roundTrip(t, ctx, ws, "first\n")
+	if code, msg := getStatus(t, url); code != http.StatusUpgradeRequired || !strings.Contains(msg, "websocket") {
+		t.Errorf("plain GET: %d %q", code, msg)
+	}
+	roundTrip(t, ctx, ws, "still mine\n")
+}
+
 func TestErrorsBeforeTheUpgrade(t *testing.T) {
 	dir := socketDir(t)
 	// A VM whose sockets nobody listens on: its QEMU is gone.
@@ -154,7 +169,7 @@ func TestErrorsBeforeTheUpgrade(t *testing.T) {
 		{"udp", vmiURL(srv, "ns", "dead", "portforward/53/udp"), http.StatusBadRequest, "only tcp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, msg := getStatus(t, tc.url)
+			code, msg := upgradeStatus(t, tc.url)
 			if code != tc.code || !strings.Contains(msg, tc.wantMessage) {
 				t.Errorf("got %d %q, want %d with %q", code, msg, tc.code, tc.wantMessage)
 			}
