@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -18,6 +20,7 @@ import (
 	"github.com/virtplane/virtplane/pkg/admission/isodisk"
 	"github.com/virtplane/virtplane/pkg/admission/storageclass"
 	"github.com/virtplane/virtplane/pkg/admission/vmsizing"
+	subresourcesv1alpha2 "github.com/virtplane/virtplane/pkg/apis/subresources/v1alpha2"
 	"github.com/virtplane/virtplane/pkg/apis/virtualization"
 	"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 	"github.com/virtplane/virtplane/pkg/config"
@@ -54,6 +57,12 @@ type Config struct {
 // Server is the virtualization API server.
 type Server struct {
 	*genericapiserver.GenericAPIServer
+}
+
+// groupPriorities are the groupPriorityMinimum of the APIServices of the groups.
+var groupPriorities = map[schema.GroupVersion]int{
+	v1alpha2.SchemeGroupVersion:             1000,
+	subresourcesv1alpha2.SchemeGroupVersion: 999,
 }
 
 type newStorage func(*runtime.Scheme, generic.RESTOptionsGetter) (*resource.REST, *resource.StatusREST, error)
@@ -165,6 +174,12 @@ func New(c *Config) (*Server, error) {
 	group.VersionedResourcesStorageMap[v1alpha2.SchemeGroupVersion.Version] = storage
 	if err := s.InstallAPIGroups(&group, subresourcesGroup(vms, streams)); err != nil {
 		return nil, err
+	}
+	// The priorities of the APIServices, for clients that reach this server directly (the
+	// standalone server, tests): both groups have virtualmachines, and `kubectl get
+	// virtualmachines` must mean the main group's, not the upstream group's that only has get.
+	for gv, priority := range groupPriorities {
+		s.AggregatedDiscoveryGroupManager.SetGroupVersionPriority(metav1.GroupVersion(gv), priority, 15)
 	}
 	return &Server{GenericAPIServer: s}, nil
 }

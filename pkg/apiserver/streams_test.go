@@ -178,12 +178,13 @@ func TestStreamSubresources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := map[string]bool{}
-	for _, g := range groups.Groups {
-		served[g.PreferredVersion.GroupVersion] = true
+	// Both groups, the main one first: a client resolving "virtualmachines" takes the first.
+	order := map[string]int{}
+	for i, g := range groups.Groups {
+		order[g.PreferredVersion.GroupVersion] = i + 1
 	}
-	if !served[mainGroup] || !served[upstreamGroup] {
-		t.Errorf("/apis serves %v, want both %s and %s", served, mainGroup, upstreamGroup)
+	if order[mainGroup] == 0 || order[upstreamGroup] == 0 || order[mainGroup] > order[upstreamGroup] {
+		t.Errorf("/apis lists %v, want %s before %s", order, mainGroup, upstreamGroup)
 	}
 
 	vm := createVM(t, srv, "prod", "linux-vm", v1alpha2.MachineRunning)
