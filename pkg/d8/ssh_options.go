@@ -30,7 +30,7 @@ func (o *sshOptions) addFlags(cmd *cobra.Command) {
 	f.StringArrayVarP(&o.identityFiles, "identity-file", "i", nil, "Private key file to log in with (repeatable; default: the ssh-agent and ~/.ssh/id_ed25519, id_ecdsa, id_rsa).")
 	f.StringVar(&o.knownHosts, "known-hosts", "", "known_hosts file holding the VMs' host keys, as vm/NAME.NAMESPACE (default: ~/.ssh/known_hosts).")
 	f.BoolVar(&o.localSSH, "local-ssh", false, "Run the local OpenSSH client with d8 as its ProxyCommand instead of the built-in client.")
-	f.StringArrayVar(&o.localSSHOpts, "local-ssh-opts", nil, `Options for the local OpenSSH client, e.g. "-o StrictHostKeyChecking=no" (repeatable; split like a shell does).`)
+	f.StringArrayVarP(&o.localSSHOpts, "local-ssh-opts", "t", nil, `Options for the local OpenSSH client, e.g. "-o StrictHostKeyChecking=no" (repeatable; split like a shell does).`)
 }
 
 // vmHost is a VM as SSH sees it.
