@@ -144,6 +144,9 @@ Quick start (the user guide's, with the test guest image served from this machin
         name: linux-disk
   EOF
   kubectl get vi,vd,vm
+  bin/d8 v console linux-vm          # log in as cloud / cloud; ^] leaves
+  bin/d8 v ssh cloud@linux-vm --local-ssh --command nproc
+  bin/d8 v vnc linux-vm --web        # the guest's screen in a browser (noVNC)
   bin/d8 v restart linux-vm
 
 The guest's user is cloud, password cloud. The image is also there as an ISO: %s/guest.iso
