@@ -224,8 +224,8 @@ func TestStreamSubresources(t *testing.T) {
 		t.Errorf("console through %s read %q, %v", upstreamGroup, got, err)
 	}
 	var ce websocket.CloseError
-	if err := <-firstEnd; !errors.As(err, &ce) || ce.Code != websocket.StatusPolicyViolation || !strings.Contains(ce.Reason, "taken over") {
-		t.Errorf("the first console ended with %v, want 1008 taken over", err)
+	if err := <-firstEnd; !errors.As(err, &ce) || ce.Code != websocket.StatusGoingAway || !strings.Contains(ce.Reason, "taken over") {
+		t.Errorf("the first console ended with %v, want 1001 taken over", err)
 	}
 
 	for _, gv := range []string{mainGroup, upstreamGroup} {

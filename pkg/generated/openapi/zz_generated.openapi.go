@@ -596,7 +596,7 @@ func schema_pkg_apis_subresources_v1alpha2_VirtualMachineConsole(ref common.Refe
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "VirtualMachineConsole are the query options of virtualmachines/console: a websocket (subprotocol plain.virtualization.deckhouse.io or plain.kubevirt.io) carrying the VM's serial console as raw bytes in binary messages. One client holds it at a time: a new session closes the previous one with status 1008 naming who took over.",
+				Description: "VirtualMachineConsole are the query options of virtualmachines/console: a websocket (subprotocol plain.virtualization.deckhouse.io or plain.kubevirt.io) carrying the VM's serial console as raw bytes in binary messages. One client holds it at a time: a new session closes the previous one with status 1001 (going away) naming who took over. A plain GET with ?probe=true answers {\"open\":true,\"holder\":\"<user>\",\"startTime\":\"<RFC 3339>\"} or {\"open\":false}.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"kind": {

@@ -14,7 +14,7 @@ import (
 // maxCloseReason is the longest reason a close frame carries (125 bytes less the code).
 const maxCloseReason = 123
 
-// side is one end of a bridge and how it ended.
+// side is one end of a bridge.
 type side int
 
 const (
@@ -31,7 +31,7 @@ type pumpEnd struct {
 
 // bridge copies messages both ways between the client's websocket and KubeVirt's until either
 // side closes or ctx ends, then closes both. The client learns why in the close frame: the
-// code and reason KubeVirt closed with, 1008 and who took over, 1001 when the server stops,
+// code and reason KubeVirt closed with, 1001 and who took over, 1012 when the server stops,
 // 1011 when KubeVirt's side broke. upstreamClosed is called once KubeVirt's side is closed.
 func bridge(ctx context.Context, client, upstream *websocket.Conn, upstreamClosed func()) {
 	ends := make(chan pumpEnd, 2)
@@ -62,9 +62,12 @@ func bridge(ctx context.Context, client, upstream *websocket.Conn, upstreamClose
 		}
 	case <-ctx.Done():
 		cause := context.Cause(ctx)
-		clientCode, clientReason = websocket.StatusPolicyViolation, cause.Error()
+		// 1001 is how KubeVirt ends a console session taken over, and the only close code
+		// on which the upstream d8 stops rather than reconnects (which would take the
+		// console back). A restart is 1012: a client may come back.
+		clientCode, clientReason = websocket.StatusGoingAway, cause.Error()
 		if errors.Is(cause, errShutdown) {
-			clientCode = websocket.StatusGoingAway
+			clientCode = websocket.StatusServiceRestart
 		}
 		upstreamReason = cause.Error()
 	}

@@ -15,6 +15,7 @@
 // machine the local node does.
 //
 // The console and VNC serve one client at a time, in this server: a new session takes over
-// and the previous client's websocket is closed with status 1008 (policy violation) and a
-// reason naming the user who took over. Port-forward streams are independent of each other.
+// and the previous client's websocket is closed with status 1001 (going away, as KubeVirt
+// does; the upstream d8 stops on it instead of reconnecting) and a reason naming the user who
+// took over. Port-forward streams are independent of each other.
 package vmstream

@@ -38,7 +38,7 @@ func NewProxy(cfg *rest.Config) (*Proxy, error) {
 	return p, nil
 }
 
-// Stop closes every open stream with status 1001 (going away) and every later one at once.
+// Stop closes every open stream with status 1012 (service restart) and every later one at once.
 // The server calls it when it shuts down: hijacked connections outlive the HTTP server.
 func (p *Proxy) Stop() { p.sessions.stop() }
 
@@ -101,15 +101,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, responder registry
 
 // serveProbe answers who holds an exclusive stream.
 func (p *Proxy) serveProbe(w http.ResponseWriter, key sessionKey) {
-	body, err := json.Marshal(p.sessions.status(key))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(append(body, '\n'))
+	_ = json.NewEncoder(w).Encode(p.sessions.status(key))
 }
 
 func probeHint(s Stream) string {

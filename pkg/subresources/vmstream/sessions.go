@@ -108,15 +108,15 @@ func (s *sessions) end(sess *session) {
 // SessionStatus is the answer to a probe of a VM's console or VNC (a plain GET of
 // virtualmachines/console or /vnc with ?probe=true):
 //
-//	{"open": true, "user": "alice", "since": "2025-06-01T10:00:00Z"}
+//	{"open": true, "holder": "alice", "startTime": "2025-06-01T10:00:00Z"}
 //	{"open": false}
 //
-// open says whether a session is open in this server; user is who opened it and since when
-// (RFC 3339, UTC).
+// open says whether a session is open in this server; holder is the user who opened it and
+// startTime when (RFC 3339, UTC).
 type SessionStatus struct {
-	Open  bool   `json:"open"`
-	User  string `json:"user,omitempty"`
-	Since string `json:"since,omitempty"`
+	Open      bool   `json:"open"`
+	Holder    string `json:"holder,omitempty"`
+	StartTime string `json:"startTime,omitempty"`
 }
 
 // status reports the holder of an exclusive stream.
@@ -127,7 +127,7 @@ func (s *sessions) status(key sessionKey) SessionStatus {
 	if !ok {
 		return SessionStatus{}
 	}
-	return SessionStatus{Open: true, User: sess.user, Since: sess.since.UTC().Format(time.RFC3339)}
+	return SessionStatus{Open: true, Holder: sess.user, StartTime: sess.since.UTC().Format(time.RFC3339)}
 }
 
 // stop ends every session, and every session started later, with errShutdown.

@@ -19,7 +19,9 @@ type VirtualMachine struct {
 // VirtualMachineConsole are the query options of virtualmachines/console: a websocket
 // (subprotocol plain.virtualization.deckhouse.io or plain.kubevirt.io) carrying the VM's
 // serial console as raw bytes in binary messages. One client holds it at a time: a new
-// session closes the previous one with status 1008 naming who took over.
+// session closes the previous one with status 1001 (going away) naming who took over. A plain
+// GET with ?probe=true answers {"open":true,"holder":"<user>","startTime":"<RFC 3339>"} or
+// {"open":false}.
 type VirtualMachineConsole struct {
 	metav1.TypeMeta `json:",inline"`
 	// Probe, on a plain GET without an upgrade, answers whether a console session is open,
