@@ -109,7 +109,8 @@ func (c *Connecter) target(opts runtime.Object) (subpath string, probe bool, err
 }
 
 // streamable refuses a VM whose VMI does not run: KubeVirt has no stream before it starts or
-// after it stops. A client (d8 v console) retries on 409 while the VM starts.
+// after it stops. Clients wait while the VM starts: our d8 retries on 409, the upstream d8 on a
+// message that says "not Running".
 func streamable(vm *virtualization.VirtualMachine) error {
 	switch vm.Status.Phase {
 	case virtualization.MachineRunning, virtualization.MachineMigrating:
