@@ -1,7 +1,8 @@
 // Package localstack runs the project's stack on one machine with real programs: etcd,
 // kube-apiserver (RBAC, aggregation, service accounts) and virtualization-apiserver behind an
 // APIService, with delegated authentication and authorization. `make run`, `make up` and the
-// end-to-end tests use it. KubeVirt does not run here.
+// end-to-end tests use it. KubeVirt does not run here: the local nodes stand in for it (VMIs,
+// launcher Pods, qemu guests, and its subresources.kubevirt.io streams behind an APIService).
 package localstack
 
 import (
