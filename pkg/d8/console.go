@@ -23,6 +23,7 @@ var streamRetryInterval = time.Second
 type consoleOptions struct {
 	vmStreamOptions
 	timeout time.Duration
+	force   bool
 }
 
 func newConsoleCommand(streams Streams) *cobra.Command {
@@ -33,9 +34,10 @@ func newConsoleCommand(streams Streams) *cobra.Command {
 		Long: fmt.Sprintf(`Connect the terminal to the serial console of the virtual machine NAME. While the VM
 is not running yet, d8 tries again until --timeout passes. Press ^] (Ctrl+]) to leave.
 One client holds the console at a time: connecting takes it over from the previous one.
+When somebody else holds it, d8 says who and, on a terminal, asks first (--force does not).
 
 Exit status: 0 when you left with ^] (or were interrupted), 1 when d8 could not connect
-(no such VM, no access), %d when --timeout passed before the console was available, %d when
+(no such VM, no access, or you declined to take the console over), %d when --timeout passed before the console was available, %d when
 the server closed the session (another client took it over, the VM stopped); the reason
 is printed.`, ExitWaitTimedOut, ExitSessionClosed),
 		Example: `  d8 v console linux-vm
@@ -48,6 +50,7 @@ is printed.`, ExitWaitTimedOut, ExitSessionClosed),
 	}
 	o.addFlags(cmd)
 	cmd.Flags().DurationVar(&o.timeout, "timeout", o.timeout, "How long to wait for the console of a VM that is not running yet.")
+	cmd.Flags().BoolVar(&o.force, "force", false, "Connect without asking, even when somebody else is using the console.")
 	return cmd
 }
 
@@ -55,6 +58,9 @@ func (o *consoleOptions) run(ctx context.Context, streams Streams, target string
 	d, err := o.dialer(target)
 	if err != nil {
 		return err
+	}
+	if !askBeforeTakeover(ctx, streams, d, "console", "serial console", o.force) {
+		return &exitError{code: ExitOperationFailed}
 	}
 	nl := "\n"
 	if f, ok := streams.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {

@@ -70,7 +70,7 @@ func (o *vmStreamOptions) dialer(target string) (*vmDialer, error) {
 			return nil, fmt.Errorf("the kubeconfig's server %q: %w", cfg.Host, err)
 		}
 	}
-	return &vmDialer{client: client, base: base, name: name, namespace: namespace}, nil
+	return &vmDialer{client: client, config: cfg, base: base, name: name, namespace: namespace}, nil
 }
 
 // websocketHTTPClient carries the kubeconfig's TLS and credentials like any client-go client,
@@ -96,7 +96,9 @@ func websocketHTTPClient(cfg *rest.Config) (*http.Client, error) {
 
 // vmDialer opens websocket streams to one VM.
 type vmDialer struct {
-	client    *http.Client
+	client *http.Client
+	// config is the kubeconfig's, for API calls besides the streams.
+	config    *rest.Config
 	base      *url.URL
 	name      string
 	namespace string

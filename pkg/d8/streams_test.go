@@ -47,6 +47,14 @@ func (f *fakeSubresources) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusNotFound, `virtualmachines.virtualization.deckhouse.io "missing-vm" not found`)
 		return
 	}
+	if r.URL.Query().Get("probe") == "true" {
+		session := vmSession{}
+		if vm == "held-vm" {
+			session = vmSession{Open: true, Holder: "alice", StartTime: &metav1.Time{Time: time.Now().Add(-90 * time.Second)}}
+		}
+		json.NewEncoder(w).Encode(session)
+		return
+	}
 	f.mu.Lock()
 	f.attempts[vm]++
 	attempt := f.attempts[vm]
@@ -237,6 +245,27 @@ func TestConsole(t *testing.T) {
 		}
 		if strings.Contains(d8.out.String(), "not sent") {
 			t.Errorf("bytes after ^] reached the VM: %q", d8.out.String())
+		}
+	})
+
+	t.Run("says whom it takes the console from; --force does not ask", func(t *testing.T) {
+		for _, force := range []bool{false, true} {
+			stdin, keys := io.Pipe()
+			args := []string{"v", "console", "--kubeconfig", kubeconfig, "held-vm"}
+			if force {
+				args = append(args, "--force")
+			}
+			d8 := startD8(ctx, stdin, nil, args...)
+			waitFor(t, "stderr", d8.errOut.String, regexp.MustCompile(`Successfully connected to held-vm console`))
+			keys.Write([]byte{escapeKey})
+			if code := d8.exitCode(t); code != 0 {
+				t.Fatalf("exit %d, stderr %q", code, d8.errOut.String())
+			}
+			keys.Close()
+			warned := regexp.MustCompile(`alice has been using the serial console of VirtualMachine prod/held-vm since \S+ \(1m3\ds ago\); connecting disconnects them\.`).MatchString(d8.errOut.String())
+			if warned == force {
+				t.Errorf("--force=%v: the warning about alice printed: %v; stderr %q", force, warned, d8.errOut.String())
+			}
 		}
 	})
 

@@ -17,6 +17,7 @@ type vncOptions struct {
 	port      int
 	web       bool
 	novncDir  string
+	force     bool
 }
 
 func newVNCCommand(streams Streams) *cobra.Command {
@@ -51,6 +52,7 @@ listen, noVNC was not found, or the viewer failed.`,
 	f := cmd.Flags()
 	f.BoolVar(&o.proxyOnly, "proxy-only", false, `Only run the proxy: print {"port":N} and serve until interrupted.`)
 	f.IntVar(&o.port, "port", 0, "Port to listen on (default: a free one).")
+	f.BoolVar(&o.force, "force", false, "Connect without asking, even when somebody else is using the VNC.")
 	f.BoolVar(&o.web, "web", false, "Serve noVNC on 127.0.0.1 and open the VM's screen in the browser.")
 	f.StringVar(&o.novncDir, "novnc-dir", "", "noVNC's files (the directory holding core/rfb.js), for --web (default: "+defaultNoVNCDir+").")
 	return cmd
@@ -60,6 +62,9 @@ func (o *vncOptions) run(ctx context.Context, streams Streams, target string) er
 	d, err := o.dialer(target)
 	if err != nil {
 		return err
+	}
+	if !askBeforeTakeover(ctx, streams, d, "vnc", "VNC", o.force) {
+		return &exitError{code: ExitOperationFailed}
 	}
 	if o.web {
 		return o.runWeb(ctx, streams, d)
