@@ -62,6 +62,10 @@ type Controller struct {
 	vmis       kubevirt.VMIInformer
 	secLister  corelisters.SecretLister
 	synced     []cache.InformerSynced
+	// vmisSynced is apart from synced: on a cluster without KubeVirt the VMI cache never
+	// fills, and the VMs say so (see Sync) instead of waiting in silence.
+	vmisSynced cache.InformerSynced
+	kubevirt   *kubevirtProbe
 
 	queue   workqueue.TypedRateLimitingInterface[string]
 	backoff *crashBackoff
@@ -82,13 +86,15 @@ func New(virt versioned.Interface, kv kubevirt.Interface, kube kubernetes.Interf
 		secLister:  inf.Secrets.Lister(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "vm"}),
-		backoff: newCrashBackoff(),
+		backoff:    newCrashBackoff(),
+		vmisSynced: inf.VMIs.Informer.HasSynced,
+		kubevirt:   newKubeVirtProbe(kube.Discovery()),
 	}
 	c.synced = []cache.InformerSynced{
 		inf.VirtualMachines.Informer().HasSynced, inf.VirtualDisks.Informer().HasSynced,
 		inf.VirtualImages.Informer().HasSynced, inf.ClusterVirtualImages.Informer().HasSynced,
 		inf.VirtualMachineClasses.Informer().HasSynced, inf.VirtualMachineIPAddresses.Informer().HasSynced,
-		inf.VMIs.Informer.HasSynced, inf.Secrets.Informer().HasSynced,
+		inf.Secrets.Informer().HasSynced,
 	}
 	if err := vmclass.AddClassIndex(inf.VirtualMachines.Informer()); err != nil {
 		return nil, err
@@ -172,12 +178,29 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return fmt.Errorf("vm controller: caches did not sync")
 	}
+	// VMs synced before the VMI cache filled only waited or said KubeVirt is missing: read
+	// them all again once it has.
+	go func() {
+		if cache.WaitForCacheSync(ctx.Done(), c.vmisSynced) {
+			c.enqueueAll()
+		}
+	}()
 	provisioning.RunWorkers(ctx, c.queue, workers, c.Sync)
 	return nil
 }
 
 func (c *Controller) enqueueUsers(kind v1alpha2.BlockDeviceKind, namespace, name string) {
 	vms, err := provisioning.UsersOf(c.vmIndexer, kind, namespace, name)
+	if err != nil {
+		return
+	}
+	for _, vm := range vms {
+		c.queue.Add(vm.Namespace + "/" + vm.Name)
+	}
+}
+
+func (c *Controller) enqueueAll() {
+	vms, err := c.vmLister.List(everything)
 	if err != nil {
 		return
 	}

@@ -45,7 +45,8 @@ func (c *Controller) ensurePullSecret(ctx context.Context, vm *v1alpha2.VirtualM
 		}
 		ref, err := reference.ParseNormalizedNamed(d.image)
 		if err != nil {
-			return fmt.Errorf("image %q of %s: %w", d.image, d.name, err)
+			return cannotStart("Cannot build the VM's VirtualMachineInstance: %s %q has status.target.registryURL %q, which is not an image reference: %v.",
+				d.ref.Kind, d.ref.Name, d.image, err)
 		}
 		repos[reference.Path(ref)] = reference.Domain(ref)
 	}
@@ -93,7 +94,8 @@ func (c *Controller) ensurePullSecret(ctx context.Context, vm *v1alpha2.VirtualM
 		_, err = c.kube.CoreV1().Secrets(vm.Namespace).Create(ctx, want, metav1.CreateOptions{})
 	case err != nil:
 	case !metav1.IsControlledBy(old, vm):
-		return fmt.Errorf("Secret %s/%s exists and does not belong to the VM", vm.Namespace, name)
+		return cannotStart("The Secret %q exists and does not belong to this VM: the VM keeps its image pull credentials in a Secret of that name. "+
+			"Delete or rename that Secret to let the VM start.", name)
 	case !apiequality.Semantic.DeepEqual(old.Data, want.Data):
 		upd := old.DeepCopy()
 		upd.Data = want.Data

@@ -7,6 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/virtplane/virtplane/pkg/apis/virtualization"
 	v1alpha2 "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
@@ -25,10 +26,14 @@ type resolved struct {
 	changes  []Change
 	requeue  time.Duration
 	backoff  string // why a start waits after failures
+	failure  string // why the VM cannot start, for its Running condition
 }
 
 func (c *Controller) resolve(vm *v1alpha2.VirtualMachine, st *v1alpha2.VirtualMachineStatus) *resolved {
 	r := &resolved{machine: machine{vm: vm}, fraction: vm.Spec.CPU.CoreFraction}
+	if r.fraction != "" {
+		r.machine.fractionFrom = "spec.cpu.coreFraction"
+	}
 	gen := vm.Generation
 	set := func(t ConditionType, ok bool, reason Reason, msg string) {
 		s := metav1.ConditionFalse
@@ -66,7 +71,7 @@ func (c *Controller) resolveClass(vm *v1alpha2.VirtualMachine, r *resolved, set 
 		set(SizingPolicyMatchedType, true, SizingPolicyMatched, "")
 	}
 	if r.fraction == "" {
-		r.fraction = defaultCoreFraction(vm.Spec.CPU.Cores, class)
+		r.fraction, r.machine.fractionFrom = defaultCoreFraction(vm.Spec.CPU.Cores, class)
 	}
 	ok, _, msg := vmclass.Ready(class)
 	if !ok {
@@ -97,19 +102,20 @@ func sizingMismatch(vm *v1alpha2.VirtualMachine, class *v1alpha2.VirtualMachineC
 	return errs.ToAggregate().Error()
 }
 
-// defaultCoreFraction is the fraction of the class's policy for this many cores, else 100%.
-func defaultCoreFraction(cores int, class *v1alpha2.VirtualMachineClass) string {
-	for _, p := range class.Spec.SizingPolicies {
+// defaultCoreFraction is the fraction of the class's policy for this many cores, else 100%,
+// with the field it comes from (empty for the built-in default).
+func defaultCoreFraction(cores int, class *v1alpha2.VirtualMachineClass) (fraction, from string) {
+	for i, p := range class.Spec.SizingPolicies {
 		if p.Cores == nil || cores < p.Cores.Min || cores > p.Cores.Max || p.DefaultCoreFraction == nil {
 			continue
 		}
-		s := p.DefaultCoreFraction.String()
-		if !strings.HasSuffix(s, "%") {
-			s += "%"
+		from = fmt.Sprintf("VirtualMachineClass %q spec.sizingPolicies[%d].defaultCoreFraction", class.Name, i)
+		if d := p.DefaultCoreFraction; d.Type == intstr.Int {
+			return fmt.Sprintf("%d%%", d.IntVal), from
 		}
-		return s
+		return p.DefaultCoreFraction.StrVal, from
 	}
-	return DefaultCoreFraction
+	return DefaultCoreFraction, ""
 }
 
 func (c *Controller) resolveDevices(vm *v1alpha2.VirtualMachine, r *resolved, st *v1alpha2.VirtualMachineStatus, set func(ConditionType, bool, Reason, string)) bool {

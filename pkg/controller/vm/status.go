@@ -70,7 +70,9 @@ func (c *Controller) observe(vm *v1alpha2.VirtualMachine, vmi *kvv1.VirtualMachi
 	st.Node, st.GuestOSInfo, st.Networks = "", nil, nil
 	switch {
 	case vmi == nil:
-		if should && r.backoff != "" {
+		if should && r.failure != "" {
+			set(RunningType, false, InternalVirtualMachineError, r.failure)
+		} else if should && r.backoff != "" {
 			set(RunningType, false, NotRunning, r.backoff)
 		} else if should && r.ready {
 			set(RunningType, false, NotRunning, "Starting the VM.")

@@ -24,6 +24,10 @@ import (
 
 var everything = labels.Everything()
 
+// vmiCacheWait is how soon a VM is read again while the VMI cache is still filling; Run
+// also requeues every VM once it has.
+const vmiCacheWait = 30 * time.Second
+
 // Sync reconciles one VM; the duration asks for another look after it.
 func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error) {
 	defer provisioning.LogSync(ctx, "VirtualMachine", key)()
@@ -33,6 +37,12 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 			c.backoff.forget(key)
 		}
 		return 0, err
+	}
+	// Without KubeVirt's API there are no VMIs: the VM goes on as one without a VMI that
+	// cannot get one. Until discovery says so, an unfilled cache means wait.
+	served := c.vmisSynced()
+	if !served && !c.kubevirt.missing() {
+		return vmiCacheWait, nil
 	}
 	vmi, err := c.vmi(vm)
 	if err != nil {
@@ -49,13 +59,30 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 
 	st := vm.Status.DeepCopy()
 	r := c.resolve(vm, st)
-	if err := c.power(ctx, key, vm, vmi, r); err != nil {
+	switch {
+	case served:
+		err = c.power(ctx, key, vm, vmi, r)
+	case powerstate.ShouldRun(vm):
+		err = cannotStart("%s", kubevirtMissingMessage)
+	}
+	failure, failed := asStartFailure(err)
+	if err != nil && !failed {
 		return 0, err
+	}
+	if failed {
+		r.failure = failure.msg
+		c.recorder.Event(vm, corev1.EventTypeWarning, FailedCreateReason, failure.msg)
 	}
 	if err := c.observe(vm, vmi, r, st); err != nil {
 		return 0, err
 	}
-	return r.requeue, c.writeStatus(ctx, vm, st)
+	if err := c.writeStatus(ctx, vm, st); err != nil {
+		return 0, err
+	}
+	if failed {
+		return 0, failure // retried with the queue's back-off, for the user may fix the cause
+	}
+	return r.requeue, nil
 }
 
 // vmi returns the VM's VMI from the cache, nil when there is none (or one the VM does not own).
@@ -123,14 +150,14 @@ func (c *Controller) power(ctx context.Context, key string, vm *v1alpha2.Virtual
 		}
 		obj, err := buildVMI(r.machine)
 		if err != nil {
-			return err
+			return cannotStart("Cannot build the VM's VirtualMachineInstance: %v.", err)
 		}
 		_, err = c.kv.VirtualMachineInstances(vm.Namespace).Create(ctx, obj, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			return nil // the cache is behind; the VMI's event brings the VM back
 		}
 		if err != nil {
-			return fmt.Errorf("create VMI %s/%s: %w", vm.Namespace, vm.Name, err)
+			return fmt.Errorf("create VMI %s/%s: %w", vm.Namespace, vm.Name, createRefused(err))
 		}
 		c.recorder.Event(vm, corev1.EventTypeNormal, "Starting", "Created the VirtualMachineInstance")
 	}

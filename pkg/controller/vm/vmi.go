@@ -37,8 +37,10 @@ type machine struct {
 	tols    []corev1.Toleration
 	devices []device
 	ip      string
-	// fraction is the effective coreFraction (the spec's, else the class's default).
-	fraction string
+	// fraction is the effective coreFraction (the spec's, else the class's default), and
+	// fractionFrom the field that set it, for a message when it cannot be used.
+	fraction     string
+	fractionFrom string
 }
 
 // deviceName is the VMI disk name of a block device: the kind's short prefix and its name,
@@ -64,11 +66,15 @@ func buildVMI(m machine) (*kvv1.VirtualMachineInstance, error) {
 	}
 	mem, err := resource.ParseQuantity(spec.Memory.Size)
 	if err != nil {
-		return nil, fmt.Errorf("memory.size %q: %w", spec.Memory.Size, err)
+		return nil, fmt.Errorf("spec.memory.size %q: %w", spec.Memory.Size, err)
 	}
 	fraction, err := CoreFraction(m.fraction)
 	if err != nil {
-		return nil, err
+		from := m.fractionFrom
+		if from == "" {
+			from = "the coreFraction"
+		}
+		return nil, fmt.Errorf("%s is %q, which the VM cannot use: set a percentage from 1%% to 100%%", from, m.fraction)
 	}
 	sockets, perSocket := Topology(spec.CPU.Cores)
 	cpu := m.cpu
