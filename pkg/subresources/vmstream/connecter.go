@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/virtplane/virtplane/pkg/apis/subresources"
 	"github.com/virtplane/virtplane/pkg/apis/virtualization"
+	"github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 )
 
 // Connecter is the REST of one stream subresource of virtualmachines, in either group. The
@@ -75,8 +77,12 @@ func (c *Connecter) Connect(ctx context.Context, name string, opts runtime.Objec
 	if u, ok := genericapirequest.UserFrom(ctx); ok && u.GetName() != "" {
 		user = u.GetName()
 	}
+	ref := &corev1.ObjectReference{
+		APIVersion: v1alpha2.SchemeGroupVersion.String(), Kind: "VirtualMachine",
+		Namespace: vm.Namespace, Name: vm.Name, UID: vm.UID, ResourceVersion: vm.ResourceVersion,
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.Proxy.serve(w, r, responder, key, subpath, user)
+		c.Proxy.serve(w, r, responder, ref, key, subpath, user)
 	}), nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -42,6 +43,8 @@ type fakeKubeVirt struct {
 	open, maxOpen map[string]int
 	// paths are the paths dialed, subprotocols what the proxy offered.
 	paths, subprotocols []string
+	// events are the Events the proxy created.
+	events []corev1.Event
 }
 
 func newFakeKubeVirt(t *testing.T) *fakeKubeVirt {
@@ -51,6 +54,7 @@ func newFakeKubeVirt(t *testing.T) *fakeKubeVirt {
 	mux.HandleFunc("GET "+vmi+"/console", f.serve)
 	mux.HandleFunc("GET "+vmi+"/vnc", f.serve)
 	mux.HandleFunc("GET "+vmi+"/portforward/{port}/{protocol}", f.serve)
+	mux.HandleFunc("POST /api/v1/namespaces/{ns}/events", f.createEvent)
 	f.Server = httptest.NewTLSServer(mux)
 	t.Cleanup(f.Close)
 	return f
@@ -119,6 +123,40 @@ func (f *fakeKubeVirt) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// createEvent keeps an Event the proxy records, as kube-apiserver would store it.
+func (f *fakeKubeVirt) createEvent(w http.ResponseWriter, r *http.Request) {
+	var e corev1.Event
+	if err := json.NewDecoder(r.Body).Decode(&e); err != nil {
+		writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
+		return
+	}
+	f.mu.Lock()
+	f.events = append(f.events, e)
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(&e)
+}
+
+// waitEvent waits (bounded) for an Event with reason and returns it.
+func (f *fakeKubeVirt) waitEvent(t *testing.T, reason string) corev1.Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		f.mu.Lock()
+		for _, e := range f.events {
+			if e.Reason == reason {
+				f.mu.Unlock()
+				return e
+			}
+		}
+		f.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no Event with reason %s was recorded", reason)
+	return corev1.Event{}
 }
 
 // peak is the most streams of key (NS/NAME/stream) that were open at once.

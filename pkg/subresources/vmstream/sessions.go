@@ -63,10 +63,11 @@ func newSessions() *sessions {
 
 // start opens a session of user. For an exclusive stream it becomes the holder and the
 // previous holder is ended, start waiting (at most takeoverWait) until it has closed its
-// stream to KubeVirt. The caller must call end when the session is over.
-func (s *sessions) start(key sessionKey, user string) *session {
+// stream to KubeVirt; replaced is that holder's user, "" when there was none. The caller
+// must call end when the session is over.
+func (s *sessions) start(key sessionKey, user string) (sess *session, replaced string) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	sess := &session{key: key, user: user, since: time.Now(), ctx: ctx, cancel: cancel, released: make(chan struct{})}
+	sess = &session{key: key, user: user, since: time.Now(), ctx: ctx, cancel: cancel, released: make(chan struct{})}
 	s.mu.Lock()
 	var prev *session
 	if key.stream.exclusive() {
@@ -81,6 +82,7 @@ func (s *sessions) start(key sessionKey, user string) *session {
 		cancel(errShutdown)
 	}
 	if prev != nil {
+		replaced = prev.user
 		prev.cancel(&takenOverError{stream: key.stream, user: user})
 		wait := time.NewTimer(takeoverWait)
 		select {
@@ -90,7 +92,7 @@ func (s *sessions) start(key sessionKey, user string) *session {
 		}
 		wait.Stop()
 	}
-	return sess
+	return sess, replaced
 }
 
 // end forgets the session.

@@ -21,7 +21,7 @@ func TestTakeoverWaitsForTheHolderToLetGo(t *testing.T) {
 		mu.Unlock()
 	}
 
-	first := s.start(key, "alice")
+	first, _ := s.start(key, "alice")
 	go func() {
 		<-first.ctx.Done()
 		var taken *takenOverError
@@ -31,7 +31,7 @@ func TestTakeoverWaitsForTheHolderToLetGo(t *testing.T) {
 		record("first let go")
 		s.end(first)
 	}()
-	second := s.start(key, "bob")
+	second, replaced := s.start(key, "bob")
 	record("second started")
 	defer s.end(second)
 
@@ -43,15 +43,18 @@ func TestTakeoverWaitsForTheHolderToLetGo(t *testing.T) {
 	if st := s.status(key); !st.Open || st.Holder != "bob" {
 		t.Errorf("status %+v, want bob holding the console", st)
 	}
+	if replaced != "alice" {
+		t.Errorf("start reports it replaced %q, want alice", replaced)
+	}
 }
 
 // Port-forward streams do not wait for each other, and have no holder.
 func TestPortForwardHasNoHolder(t *testing.T) {
 	s := newSessions()
 	key := sessionKey{stream: PortForward, namespace: "prod", name: "linux-vm"}
-	first := s.start(key, "alice")
-	second := s.start(key, "bob")
-	if first.ctx.Err() != nil || second.ctx.Err() != nil {
+	first, _ := s.start(key, "alice")
+	second, replaced := s.start(key, "bob")
+	if first.ctx.Err() != nil || second.ctx.Err() != nil || replaced != "" {
 		t.Error("a port-forward stream ended another")
 	}
 	if st := s.status(key); st.Open {

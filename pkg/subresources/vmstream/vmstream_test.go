@@ -186,6 +186,13 @@ func TestConsoleTakeover(t *testing.T) {
 			t.Errorf("%s: probe after the takeover answered %d %s", stream, code, body)
 		}
 	}
+	// The VM tells its users: an Event names both users.
+	e := kv.waitEvent(t, SessionTakenOverReason)
+	if e.InvolvedObject.Kind != "VirtualMachine" || e.InvolvedObject.Name != "linux-vm" || e.InvolvedObject.Namespace != "prod" ||
+		!strings.Contains(e.Message, "alice") || !strings.Contains(e.Message, "bob@example.com") {
+		t.Errorf("takeover Event %s/%s %q: %q, want one on VirtualMachine prod/linux-vm naming alice and bob@example.com",
+			e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message)
+	}
 	// Console and VNC are held apart: bob holds both now.
 	console := SessionStatus{}
 	_, body := srv.get(t, consolePath+"?probe=true")

@@ -132,6 +132,18 @@ func TestConnectToAVM(t *testing.T) {
 		if !errors.As(err, &closeErr) || closeErr.Code != websocket.StatusGoingAway || !strings.Contains(closeErr.Reason, "admin") {
 			t.Errorf("the first console session ended with %v, want close 1001 (going away, as the upstream d8 expects) naming admin", err)
 		}
+		// The VM says so in an Event, for the user who was disconnected.
+		var events string
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+			events = mustKubectl(t, "", "-n", ns, "get", "events", "--field-selector",
+				"reason=SessionTakenOver,involvedObject.kind=VirtualMachine,involvedObject.name=linux-vm", "-o", "jsonpath={.items[*].message}")
+			if strings.Contains(events, "alice") && strings.Contains(events, "admin") {
+				break
+			}
+		}
+		if !strings.Contains(events, "alice") || !strings.Contains(events, "admin") {
+			t.Errorf("no SessionTakenOver Event on the VM naming alice and admin: %q", events)
+		}
 		// The new holder gets the guest: the shell the console subtest left, or a login prompt.
 		if err := second.Write(c, websocket.MessageBinary, []byte("echo TAKEOVER-$((6*7))\r")); err != nil {
 			t.Fatal(err)
