@@ -33,8 +33,10 @@ type Config struct {
 	Hostname string
 	// UUID is the SMBIOS system UUID (-uuid), e.g. the VMI's firmware UUID.
 	UUID string
-	// Incoming is reserved for live migration (e.g. "tcp:127.0.0.1:4444"): qemu waits for
-	// the migration stream instead of booting. "" normally.
+	// Incoming makes qemu wait for a live migration instead of booting the guest:
+	// IncomingDefer (then ListenForMigration), or a qemu -incoming URI such as
+	// "tcp:127.0.0.1:4444". The rest of the Config must describe the same machine as the
+	// source's. "" normally.
 	Incoming string
 	// LogOutput receives qemu's stderr; nil appends it to Dir/qemu.log.
 	LogOutput io.Writer
