@@ -23,17 +23,20 @@ type Clients struct {
 	KubeVirtClient kubevirt.Interface
 }
 
-// NewClients puts each object in the client that serves its kind: ours, KubeVirt's VMIs, or
-// client-go's for everything else. Discovery of the fake kube client lists KubeVirt's
-// resources, as a cluster with KubeVirt does.
+// NewClients puts each object in the client that serves its kind: ours, KubeVirt's VMIs and
+// migrations, or client-go's for everything else. Discovery of the fake kube client lists
+// KubeVirt's resources, as a cluster with KubeVirt does.
 func NewClients(t testing.TB, objs ...runtime.Object) *Clients {
 	t.Helper()
 	var virt, kube []runtime.Object
 	var vmis []*kvv1.VirtualMachineInstance
+	var migrations []*kvv1.VirtualMachineInstanceMigration
 	for _, o := range objs {
 		switch obj := o.(type) {
 		case *kvv1.VirtualMachineInstance:
 			vmis = append(vmis, obj)
+		case *kvv1.VirtualMachineInstanceMigration:
+			migrations = append(migrations, obj)
 		default:
 			if kinds, _, err := virtscheme.Scheme.ObjectKinds(o); err == nil && len(kinds) > 0 {
 				virt = append(virt, o)
@@ -44,6 +47,9 @@ func NewClients(t testing.TB, objs ...runtime.Object) *Clients {
 	}
 	c := &Clients{Virt: virtfake.NewSimpleClientset(virt...), Kube: kubefake.NewSimpleClientset(kube...)}
 	c.KubeVirt, c.KubeVirtClient = NewKubeVirt(t, vmis...)
+	for _, m := range migrations {
+		c.KubeVirt.PutMigration(m)
+	}
 	c.discovery().Resources = append(c.discovery().Resources, &metav1.APIResourceList{
 		GroupVersion: kubevirt.GroupVersion.String(),
 		APIResources: []metav1.APIResource{
