@@ -29,9 +29,14 @@ const (
 	RestartInProgress         CompletedReason = "RestartInProgress"
 	OperationFailed           CompletedReason = "OperationFailed"
 	OperationCompleted        CompletedReason = "OperationCompleted"
-	// LiveMigrationNotAvailable (this project) keeps Evict and Migrate Pending until live
-	// migration is implemented.
-	LiveMigrationNotAvailable CompletedReason = "LiveMigrationNotAvailable"
+	// Evict and Migrate: refusals, then the stages of KubeVirt's migration.
+	NotApplicableForLiveMigrationPolicy CompletedReason = "NotApplicableForLiveMigrationPolicy"
+	OtherMigrationInProgress            CompletedReason = "OtherMigrationInProgress"
+	MigrationPending                    CompletedReason = "MigrationPending"
+	TargetScheduling                    CompletedReason = "TargetScheduling"
+	MigrationPrepareTarget              CompletedReason = "MigrationPrepareTarget"
+	MigrationTargetReady                CompletedReason = "MigrationTargetReady"
+	MigrationRunning                    CompletedReason = "MigrationRunning"
 	// OperationNotAvailable (this project) keeps Restore and Clone Pending until they are
 	// implemented.
 	OperationNotAvailable CompletedReason = "OperationNotAvailable"
@@ -54,6 +59,10 @@ const (
 	EventStartRequested   = "StartRequested"
 	EventStopRequested    = "StopRequested"
 	EventRestartRequested = "RestartRequested"
+	EventEvictRequested   = "EvictRequested"
+	EventMigrateRequested = "MigrateRequested"
+	// EventMigrationAborted: an operation that ended without success deleted its migration.
+	EventMigrationAborted = "MigrationAborted"
 )
 
 // CleanupFinalizer is on an operation while it acts on its VM, so its deletion is seen (the
@@ -64,6 +73,10 @@ const CleanupFinalizer = "virtualization.deckhouse.io/vmop-cleanup"
 // restart is complete when the VM runs a VMI with another UID. It is written before the VMI
 // is deleted, so a retried sync never deletes the VMI the restart created.
 const RestartVMIUIDAnnotation = "virtualization.deckhouse.io/restart-vmi-uid"
+
+// MigrationNamePrefix starts the name of the VirtualMachineInstanceMigration an Evict or
+// Migrate operation creates: vmop-<operation name>.
+const MigrationNamePrefix = "vmop-"
 
 // DefaultTimeout bounds an operation from the moment it starts acting on the VM.
 const DefaultTimeout = 10 * time.Minute

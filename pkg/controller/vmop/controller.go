@@ -1,8 +1,9 @@
 // Package vmop carries out VirtualMachineOperations. Start, Stop and Restart go through the
 // power-state contract with the VM controller (pkg/controller/powerstate): the operation
 // records the intent on the VM and deletes its VMI, the VM controller creates and deletes
-// VMIs, and the operation completes when the VM's phase shows the result. Evict, Migrate,
-// Restore and Clone stay Pending, saying why, until those features exist.
+// VMIs, and the operation completes when the VM's phase shows the result. Evict and Migrate
+// create a KubeVirt VirtualMachineInstanceMigration and follow it (migration.go). Restore
+// and Clone stay Pending, saying why, until those features exist.
 package vmop
 
 import (
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -31,6 +33,9 @@ type Informers struct {
 	VirtualMachineOperations virtinformers.VirtualMachineOperationInformer
 	VirtualMachines          virtinformers.VirtualMachineInformer
 	VMIs                     kubevirt.VMIInformer
+	// Migrations is optional: without it the controller watches migrations itself and runs
+	// that informer in Run.
+	Migrations kubevirt.MigrationInformer
 }
 
 // Settings tune the controller; the zero value is the default.
@@ -53,7 +58,11 @@ type Controller struct {
 	vmopIndexer cache.Indexer
 	vmLister    virtlisters.VirtualMachineLister
 	vmiIndexer  cache.Indexer
-	synced      []cache.InformerSynced
+	// migrationIndexer holds the VirtualMachineInstanceMigrations, indexed by VMI (vmiIndex).
+	migrationIndexer cache.Indexer
+	// ownMigrations is the migration informer New made, which Run runs; nil when given one.
+	ownMigrations cache.SharedIndexInformer
+	synced        []cache.InformerSynced
 
 	queue workqueue.TypedRateLimitingInterface[string]
 }
@@ -70,6 +79,25 @@ func indexByVM(obj any) ([]string, error) {
 	return []string{op.Namespace + "/" + op.Spec.VirtualMachine}, nil
 }
 
+// vmiIndex indexes migrations by "namespace/vmiName", to find another migration of a VM.
+const vmiIndex = "vmim.vmi"
+
+func indexByVMI(obj any) ([]string, error) {
+	m, ok := obj.(*kvv1.VirtualMachineInstanceMigration)
+	if !ok {
+		return nil, nil
+	}
+	return []string{m.Namespace + "/" + m.Spec.VMIName}, nil
+}
+
+// addIndex adds an index unless the informer has it (informers may be shared).
+func addIndex(inf cache.SharedIndexInformer, name string, f cache.IndexFunc) error {
+	if _, ok := inf.GetIndexer().GetIndexers()[name]; ok {
+		return nil
+	}
+	return inf.AddIndexers(cache.Indexers{name: f})
+}
+
 // New wires the controller to its informers; call it before the informers start.
 func New(virt versioned.Interface, kv kubevirt.Interface, inf Informers, settings Settings, recorder record.EventRecorder) (*Controller, error) {
 	if settings.Timeout == 0 {
@@ -79,18 +107,28 @@ func New(virt versioned.Interface, kv kubevirt.Interface, inf Informers, setting
 		settings.Now = time.Now
 	}
 	opInf := inf.VirtualMachineOperations.Informer()
-	if _, ok := opInf.GetIndexer().GetIndexers()[vmIndex]; !ok {
-		if err := opInf.AddIndexers(cache.Indexers{vmIndex: indexByVM}); err != nil {
-			return nil, fmt.Errorf("index VirtualMachineOperations by VM: %w", err)
-		}
+	if err := addIndex(opInf, vmIndex, indexByVM); err != nil {
+		return nil, fmt.Errorf("index VirtualMachineOperations by VM: %w", err)
+	}
+	var own cache.SharedIndexInformer
+	if inf.Migrations.Informer == nil {
+		inf.Migrations = kubevirt.NewMigrationInformer(kv, "", 0, nil)
+		own = inf.Migrations.Informer
+	}
+	migInf := inf.Migrations.Informer
+	if err := addIndex(migInf, vmiIndex, indexByVMI); err != nil {
+		return nil, fmt.Errorf("index VirtualMachineInstanceMigrations by VMI: %w", err)
 	}
 	c := &Controller{
 		virt: virt, kv: kv, recorder: recorder, settings: settings,
-		vmopLister:  inf.VirtualMachineOperations.Lister(),
-		vmopIndexer: opInf.GetIndexer(),
-		vmLister:    inf.VirtualMachines.Lister(),
-		vmiIndexer:  inf.VMIs.Informer.GetIndexer(),
-		synced:      []cache.InformerSynced{opInf.HasSynced, inf.VirtualMachines.Informer().HasSynced, inf.VMIs.Informer.HasSynced},
+		vmopLister:       inf.VirtualMachineOperations.Lister(),
+		vmopIndexer:      opInf.GetIndexer(),
+		vmLister:         inf.VirtualMachines.Lister(),
+		vmiIndexer:       inf.VMIs.Informer.GetIndexer(),
+		migrationIndexer: migInf.GetIndexer(),
+		ownMigrations:    own,
+		synced: []cache.InformerSynced{opInf.HasSynced, inf.VirtualMachines.Informer().HasSynced, inf.VMIs.Informer.HasSynced,
+			migInf.HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "vmop"}),
 	}
@@ -117,6 +155,15 @@ func New(virt versioned.Interface, kv kubevirt.Interface, inf Informers, setting
 				c.enqueueVM(vmi.Namespace, name)
 			}
 		})},
+		{migInf, provisioning.EnqueueHandler(func(obj any) {
+			// A migration belongs to the operation that owns it.
+			if m, ok := obj.(*kvv1.VirtualMachineInstanceMigration); ok {
+				if ref := metav1.GetControllerOf(m); ref != nil && ref.Kind == "VirtualMachineOperation" &&
+					ref.APIVersion == virtv1.SchemeGroupVersion.String() {
+					c.queue.Add(m.Namespace + "/" + ref.Name)
+				}
+			}
+		})},
 	}
 	for _, h := range handlers {
 		if _, err := h.inf.AddEventHandler(h.h); err != nil {
@@ -131,6 +178,9 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	defer c.queue.ShutDown()
 	logger := klog.FromContext(ctx).WithValues("controller", "vmop")
 	ctx = klog.NewContext(ctx, logger)
+	if c.ownMigrations != nil {
+		go c.ownMigrations.RunWithContext(ctx)
+	}
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return fmt.Errorf("vmop controller: caches did not sync")
 	}

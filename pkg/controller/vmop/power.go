@@ -15,40 +15,6 @@ import (
 	"github.com/virtplane/virtplane/pkg/controller/powerstate"
 )
 
-// power is what one operation type does to a VM.
-type power struct {
-	// verb names the action in messages ("start").
-	verb string
-	// inProgress is the Completed reason while the operation runs.
-	inProgress CompletedReason
-	// vmEvent is the reason of the event on the VM when the signal is sent.
-	vmEvent string
-	// allowed says whether the runPolicy lets the operation have an effect.
-	allowed func(virtv1.RunPolicy) bool
-	// refuse says why the VM's state rules the operation out; "" when it does not.
-	refuse func(vm *virtv1.VirtualMachine, force bool) string
-	// send makes the VM do it; it is idempotent and runs on every sync until the end.
-	send func(c *Controller, ctx context.Context, op *virtv1.VirtualMachineOperation, vm *virtv1.VirtualMachine) error
-	// done says whether the VM shows the result, else what the operation waits for.
-	done func(c *Controller, op *virtv1.VirtualMachineOperation, vm *virtv1.VirtualMachine) (bool, string)
-}
-
-var powers = map[virtv1.VMOPType]*power{
-	virtv1.VMOPTypeStart: {
-		verb: "start", inProgress: StartInProgress, vmEvent: EventStartRequested,
-		allowed: userControlled, refuse: refuseStart, send: (*Controller).sendStart, done: (*Controller).started,
-	},
-	virtv1.VMOPTypeStop: {
-		verb: "stop", inProgress: StopInProgress, vmEvent: EventStopRequested,
-		allowed: userControlled, refuse: refuseStop, send: (*Controller).sendStop, done: (*Controller).stopped,
-	},
-	virtv1.VMOPTypeRestart: {
-		verb: "restart", inProgress: RestartInProgress, vmEvent: EventRestartRequested,
-		allowed: func(p virtv1.RunPolicy) bool { return p != virtv1.AlwaysOffPolicy }, refuse: refuseRestart,
-		send: (*Controller).sendRestart, done: (*Controller).restarted,
-	},
-}
-
 // runPolicy is the VM's policy with the API default filled in.
 func runPolicy(vm *virtv1.VirtualMachine) virtv1.RunPolicy {
 	if vm.Spec.RunPolicy == "" {
@@ -128,7 +94,7 @@ func (c *Controller) sendStop(ctx context.Context, op *virtv1.VirtualMachineOper
 	if err := c.setIntent(ctx, vm, powerstate.Stopped); err != nil {
 		return err
 	}
-	return c.stopVMI(ctx, c.vmi(vm.Namespace, vm.Name), ptr.Deref(op.Spec.Force, false))
+	return c.stopVMI(ctx, c.vmi(vm.Namespace, vm.Name), forced(op))
 }
 
 func (c *Controller) sendRestart(ctx context.Context, op *virtv1.VirtualMachineOperation, vm *virtv1.VirtualMachine) error {
@@ -139,35 +105,35 @@ func (c *Controller) sendRestart(ctx context.Context, op *virtv1.VirtualMachineO
 	if vmi == nil || string(vmi.UID) != op.Annotations[RestartVMIUIDAnnotation] {
 		return nil // the old instance is gone; the VM controller brings up the new one
 	}
-	return c.stopVMI(ctx, vmi, ptr.Deref(op.Spec.Force, false))
+	return c.stopVMI(ctx, vmi, forced(op))
 }
 
-func (c *Controller) started(_ *virtv1.VirtualMachineOperation, vm *virtv1.VirtualMachine) (bool, string) {
+func (c *Controller) started(_ context.Context, _ *virtv1.VirtualMachineOperation, vm *virtv1.VirtualMachine) (result, error) {
 	if vm.Status.Phase == virtv1.MachineRunning {
-		return true, "The VM is running."
+		return success("The VM is running."), nil
 	}
-	return false, fmt.Sprintf("Waiting for the VM to run (phase %s).", phaseName(vm.Status.Phase))
+	return waitingFor(fmt.Sprintf("Waiting for the VM to run (phase %s).", phaseName(vm.Status.Phase))), nil
 }
 
-func (c *Controller) stopped(_ *virtv1.VirtualMachineOperation, vm *virtv1.VirtualMachine) (bool, string) {
+func (c *Controller) stopped(_ context.Context, _ *virtv1.VirtualMachineOperation, vm *virtv1.VirtualMachine) (result, error) {
 	if vm.Status.Phase == virtv1.MachineStopped && c.vmi(vm.Namespace, vm.Name) == nil {
-		return true, "The VM is stopped."
+		return success("The VM is stopped."), nil
 	}
-	return false, fmt.Sprintf("Waiting for the VM to stop (phase %s).", phaseName(vm.Status.Phase))
+	return waitingFor(fmt.Sprintf("Waiting for the VM to stop (phase %s).", phaseName(vm.Status.Phase))), nil
 }
 
 // restarted: the VM runs, on an instance other than the one the restart stopped. The VMI's
 // own phase is checked too, so a VM status not yet updated for the new VMI does not count.
-func (c *Controller) restarted(op *virtv1.VirtualMachineOperation, vm *virtv1.VirtualMachine) (bool, string) {
+func (c *Controller) restarted(_ context.Context, op *virtv1.VirtualMachineOperation, vm *virtv1.VirtualMachine) (result, error) {
 	old := op.Annotations[RestartVMIUIDAnnotation]
 	vmi := c.vmi(vm.Namespace, vm.Name)
 	switch {
 	case vmi != nil && string(vmi.UID) == old:
-		return false, "Waiting for the VM's instance to stop."
+		return waitingFor("Waiting for the VM's instance to stop."), nil
 	case vmi != nil && vmi.DeletionTimestamp == nil && vmi.Status.Phase == kvv1.Running && vm.Status.Phase == virtv1.MachineRunning:
-		return true, "The VM is running again."
+		return success("The VM is running again."), nil
 	}
-	return false, fmt.Sprintf("Waiting for the VM to run again (phase %s).", phaseName(vm.Status.Phase))
+	return waitingFor(fmt.Sprintf("Waiting for the VM to run again (phase %s).", phaseName(vm.Status.Phase))), nil
 }
 
 // setIntent records Running or Stopped on the VM (a merge patch of one annotation: no read,

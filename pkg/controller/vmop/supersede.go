@@ -27,7 +27,7 @@ const EventSuperseded = "VirtualMachineOperationSuperseded"
 func (c *Controller) activeBefore(op *virtv1.VirtualMachineOperation) []*virtv1.VirtualMachineOperation {
 	var out []*virtv1.VirtualMachineOperation
 	for _, other := range c.operationsOn(op.Namespace, op.Spec.VirtualMachine) {
-		if other.Name == op.Name || finished(other.Status.Phase) || other.DeletionTimestamp != nil || powers[other.Spec.Type] == nil {
+		if other.Name == op.Name || finished(other.Status.Phase) || other.DeletionTimestamp != nil || actions[other.Spec.Type] == nil {
 			continue
 		}
 		if older(other, op) {
@@ -61,8 +61,9 @@ func supersedes(op, old *virtv1.VirtualMachineOperation) bool {
 	return false
 }
 
-// supersede ends old in favour of op. What old asked of the VM needs no undoing: op asks for
-// the power state it wants on every sync.
+// supersede ends old in favour of op. What old asked of the VM's power state needs no
+// undoing (op asks for the power state it wants on every sync); a migration old started is
+// aborted when old is synced next (see Sync).
 func (c *Controller) supersede(ctx context.Context, old, op *virtv1.VirtualMachineOperation) error {
 	client := c.virt.VirtualizationV1alpha2().VirtualMachineOperations(old.Namespace)
 	msg := fmt.Sprintf("Superseded by the %s operation %s.", op.Spec.Type, op.Name)

@@ -3,6 +3,7 @@ package vmop
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	virtv1 "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
 	"github.com/virtplane/virtplane/pkg/controller/provisioning"
@@ -50,11 +50,14 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 		return 0, c.finalize(ctx, op)
 	}
 	if finished(op.Status.Phase) {
+		if err := c.abandon(ctx, op); err != nil {
+			return 0, err
+		}
 		_, err := c.setFinalizer(ctx, op, false)
 		return 0, err
 	}
 	o := &operation{op: op, st: *op.Status.DeepCopy()}
-	p, ok := powers[op.Spec.Type]
+	p, ok := actions[op.Spec.Type]
 	if !ok {
 		c.wait(o)
 		return 0, c.writeStatus(ctx, o)
@@ -84,20 +87,25 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 // wait keeps an operation of a type not implemented yet Pending, saying why.
 func (c *Controller) wait(o *operation) {
 	o.st.Phase = virtv1.VMOPPhasePending
-	switch o.op.Spec.Type {
-	case virtv1.VMOPTypeEvict, virtv1.VMOPTypeMigrate:
-		c.setCondition(o, CompletedType, metav1.ConditionFalse, string(LiveMigrationNotAvailable),
-			fmt.Sprintf("Live migration is not available yet: the %s operation waits, Pending, until it is.", o.op.Spec.Type))
-	default:
-		c.setCondition(o, CompletedType, metav1.ConditionFalse, string(OperationNotAvailable),
-			fmt.Sprintf("%s operations are not available yet: the operation waits, Pending, until they are.", o.op.Spec.Type))
+	c.setCondition(o, CompletedType, metav1.ConditionFalse, string(OperationNotAvailable),
+		fmt.Sprintf("%s operations are not available yet: the operation waits, Pending, until they are.", o.op.Spec.Type))
+}
+
+// abandon undoes what a finished or deleted operation left running; only operations that
+// acted (the cleanup finalizer marks them) have anything to undo.
+func (c *Controller) abandon(ctx context.Context, op *virtv1.VirtualMachineOperation) error {
+	a := actions[op.Spec.Type]
+	if a == nil || a.abandon == nil || !provisioning.HasFinalizer(&op.ObjectMeta, CleanupFinalizer) ||
+		op.Status.Phase == virtv1.VMOPPhaseCompleted {
+		return nil
 	}
+	return a.abandon(c, ctx, op)
 }
 
 // admit decides whether a new operation may act: its VM exists, no older operation on the VM
 // is still active (unless this one supersedes it), and the runPolicy and the VM's phase
 // allow it. When it may not, the status says why.
-func (c *Controller) admit(ctx context.Context, o *operation, p *power, vm *virtv1.VirtualMachine) (bool, error) {
+func (c *Controller) admit(ctx context.Context, o *operation, p *action, vm *virtv1.VirtualMachine) (bool, error) {
 	op := o.op
 	if vm == nil {
 		c.fail(o, VirtualMachineNotFound, fmt.Sprintf("VirtualMachine %q not found.", op.Spec.VirtualMachine))
@@ -115,8 +123,8 @@ func (c *Controller) admit(ctx context.Context, o *operation, p *power, vm *virt
 		c.fail(o, NotApplicableForRunPolicy, fmt.Sprintf("A VM with runPolicy %s cannot be %s by an operation.", policy, pastTense(p.verb)))
 		return false, nil
 	}
-	if why := p.refuse(vm, ptr.Deref(op.Spec.Force, false)); why != "" {
-		c.fail(o, NotApplicableForVMPhase, why)
+	if reason, why := p.refuse(c, op, vm); why != "" {
+		c.fail(o, reason, why)
 		return false, nil
 	}
 	// Only an operation that will act ends the ones it supersedes.
@@ -129,9 +137,11 @@ func (c *Controller) admit(ctx context.Context, o *operation, p *power, vm *virt
 }
 
 func pastTense(verb string) string {
-	switch verb {
-	case "stop":
+	switch {
+	case verb == "stop":
 		return "stopped"
+	case strings.HasSuffix(verb, "e"):
+		return verb + "d"
 	default:
 		return verb + "ed"
 	}
@@ -161,7 +171,7 @@ func (c *Controller) begin(ctx context.Context, op *virtv1.VirtualMachineOperati
 
 // progress sends the operation's signal (again: it is idempotent) and checks for the result
 // and the deadline.
-func (c *Controller) progress(ctx context.Context, o *operation, p *power, vm *virtv1.VirtualMachine) (time.Duration, error) {
+func (c *Controller) progress(ctx context.Context, o *operation, p *action, vm *virtv1.VirtualMachine) (time.Duration, error) {
 	op := o.op
 	switch {
 	case vm == nil:
@@ -190,19 +200,30 @@ func (c *Controller) progress(ctx context.Context, o *operation, p *power, vm *v
 		c.recorder.Eventf(op, corev1.EventTypeNormal, EventInProgress, "Sent the %s signal to VirtualMachine %s.", p.verb, vm.Name)
 		c.recorder.Eventf(vm, corev1.EventTypeNormal, p.vmEvent, "%s requested by VirtualMachineOperation %s.", capitalize(p.verb), op.Name)
 	}
-	done, msg := p.done(c, op, vm)
-	if done {
+	r, err := p.check(c, ctx, op, vm)
+	if err != nil {
+		return 0, err
+	}
+	switch r.state {
+	case succeeded:
 		o.st.Phase = virtv1.VMOPPhaseCompleted
-		c.setCondition(o, CompletedType, metav1.ConditionTrue, string(OperationCompleted), msg)
-		c.recorder.Event(op, corev1.EventTypeNormal, EventSucceeded, msg)
+		c.setCondition(o, CompletedType, metav1.ConditionTrue, string(OperationCompleted), r.msg)
+		c.recorder.Event(op, corev1.EventTypeNormal, EventSucceeded, r.msg)
+		return 0, nil
+	case failed:
+		c.fail(o, r.reason, r.msg)
 		return 0, nil
 	}
 	left := started.Add(c.settings.Timeout).Sub(c.settings.Now())
 	if left <= 0 {
-		c.fail(o, OperationFailed, fmt.Sprintf("The VM did not %s within %s. %s", p.verb, c.settings.Timeout, msg))
+		c.fail(o, OperationFailed, fmt.Sprintf("The VM did not %s within %s. %s", p.verb, c.settings.Timeout, r.msg))
 		return 0, nil
 	}
-	c.setCondition(o, CompletedType, metav1.ConditionFalse, string(p.inProgress), msg)
+	reason := r.reason
+	if reason == "" {
+		reason = p.inProgress
+	}
+	c.setCondition(o, CompletedType, metav1.ConditionFalse, string(reason), r.msg)
 	return left, nil
 }
 
@@ -269,10 +290,14 @@ func (c *Controller) setFinalizer(ctx context.Context, op *virtv1.VirtualMachine
 }
 
 // finalize lets a deleted operation go. One that was acting shows Terminating first; what it
-// asked of the VM stays asked (a stop is not undone).
+// asked of the VM's power stays asked (a stop is not undone), a migration still running is
+// aborted.
 func (c *Controller) finalize(ctx context.Context, op *virtv1.VirtualMachineOperation) error {
 	if !provisioning.HasFinalizer(&op.ObjectMeta, CleanupFinalizer) {
 		return nil
+	}
+	if err := c.abandon(ctx, op); err != nil {
+		return err
 	}
 	if !finished(op.Status.Phase) && op.Status.Phase != virtv1.VMOPPhaseTerminating {
 		o := &operation{op: op, st: *op.Status.DeepCopy()}

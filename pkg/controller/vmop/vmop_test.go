@@ -16,6 +16,7 @@ import (
 	kvv1 "kubevirt.io/api/core/v1"
 
 	virtv1 "github.com/virtplane/virtplane/pkg/apis/virtualization/v1alpha2"
+	"github.com/virtplane/virtplane/pkg/controller/controllertest"
 	"github.com/virtplane/virtplane/pkg/controller/powerstate"
 	virtfake "github.com/virtplane/virtplane/pkg/generated/clientset/versioned/fake"
 	virtinformers "github.com/virtplane/virtplane/pkg/generated/informers/externalversions"
@@ -27,13 +28,15 @@ const ns = "ns"
 // env is the controller on fake clients. The test plays the VM controller and the node: it
 // sets VM phases and creates and removes VMIs between syncs.
 type env struct {
-	t      *testing.T
-	c      *Controller
-	virt   *virtfake.Clientset
-	kv     *fakeKubeVirt
-	inf    Informers
-	events *record.FakeRecorder
-	now    time.Time
+	t    *testing.T
+	c    *Controller
+	virt *virtfake.Clientset
+	kv   *controllertest.KubeVirt
+	// kvClient talks to kv as the controller does.
+	kvClient kubevirt.Interface
+	inf      Informers
+	events   *record.FakeRecorder
+	now      time.Time
 	// created is the creation time of the next operation; each one is a second younger.
 	created time.Time
 }
@@ -42,11 +45,11 @@ func newEnv(t *testing.T, objs ...runtime.Object) *env {
 	t.Helper()
 	e := &env{t: t, virt: virtfake.NewSimpleClientset(objs...), events: record.NewFakeRecorder(100),
 		now: time.Now(), created: time.Now().Add(-time.Hour)}
-	var kvClient kubevirt.Interface
-	e.kv, kvClient = newFakeKubeVirt(t)
+	e.kv, e.kvClient = controllertest.NewKubeVirt(t)
+	kvClient := e.kvClient
 	vf := virtinformers.NewSharedInformerFactory(e.virt, 0).Virtualization().V1alpha2()
 	e.inf = Informers{VirtualMachineOperations: vf.VirtualMachineOperations(), VirtualMachines: vf.VirtualMachines(),
-		VMIs: kubevirt.NewVMIInformer(kvClient, "", 0, nil)}
+		VMIs: kubevirt.NewVMIInformer(kvClient, "", 0, nil), Migrations: kubevirt.NewMigrationInformer(kvClient, "", 0, nil)}
 	c, err := New(e.virt, kvClient, e.inf, Settings{Now: func() time.Time { return e.now }}, e.events)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +80,8 @@ func (e *env) refresh() {
 		l = append(l, &vms.Items[i])
 	}
 	put(e.inf.VirtualMachines.Informer(), l)
-	put(e.inf.VMIs.Informer, e.kv.list())
+	put(e.inf.VMIs.Informer, e.kv.List())
+	put(e.inf.Migrations.Informer, e.kv.Migrations())
 }
 
 // sync runs the controller on one operation and returns the requeue delay.
@@ -94,14 +98,21 @@ func (e *env) sync(name string) time.Duration {
 // create adds an operation as a user would.
 func (e *env) create(name string, typ virtv1.VMOPType, vm string, force bool) {
 	e.t.Helper()
+	var f *bool
+	if force {
+		f = ptr.To(true)
+	}
+	e.createSpec(name, virtv1.VirtualMachineOperationSpec{Type: typ, VirtualMachine: vm, Force: f})
+}
+
+// createSpec adds an operation with the given spec.
+func (e *env) createSpec(name string, spec virtv1.VirtualMachineOperationSpec) {
+	e.t.Helper()
 	e.created = e.created.Add(time.Second)
 	op := &virtv1.VirtualMachineOperation{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + name), Generation: 1,
 			CreationTimestamp: metav1.NewTime(e.created)},
-		Spec: virtv1.VirtualMachineOperationSpec{Type: typ, VirtualMachine: vm},
-	}
-	if force {
-		op.Spec.Force = ptr.To(true)
+		Spec: spec,
 	}
 	if _, err := e.virt.VirtualizationV1alpha2().VirtualMachineOperations(ns).Create(context.Background(), op, metav1.CreateOptions{}); err != nil {
 		e.t.Fatal(err)
@@ -141,7 +152,7 @@ func (e *env) setPhase(name string, phase virtv1.MachinePhase) {
 // runVMI gives the VM a running instance with uid, as the VM controller and the node do.
 func (e *env) runVMI(vm, uid string, grace *int64) {
 	e.t.Helper()
-	e.kv.put(&kvv1.VirtualMachineInstance{
+	e.kv.Put(&kvv1.VirtualMachineInstance{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: vm, UID: types.UID(uid), Labels: map[string]string{powerstate.VMNameLabel: vm}},
 		Spec:       kvv1.VirtualMachineInstanceSpec{TerminationGracePeriodSeconds: grace},
 		Status:     kvv1.VirtualMachineInstanceStatus{Phase: kvv1.Running},
@@ -152,7 +163,7 @@ func (e *env) runVMI(vm, uid string, grace *int64) {
 // stopVMI ends the VM's instance, as the node does once the guest is down.
 func (e *env) stopVMI(vm string) {
 	e.t.Helper()
-	e.kv.remove(ns, vm)
+	e.kv.Remove(ns, vm)
 	e.setPhase(vm, virtv1.MachineStopped)
 }
 
@@ -260,7 +271,7 @@ func TestRunPolicyDecidesWhatAnOperationMayDo(t *testing.T) {
 			e.create("op", tc.typ, "vm", false)
 			e.sync("op")
 			if tc.ok {
-				e.expect("op", virtv1.VMOPPhaseInProgress, powers[tc.typ].inProgress)
+				e.expect("op", virtv1.VMOPPhaseInProgress, actions[tc.typ].inProgress)
 				return
 			}
 			op := e.expect("op", virtv1.VMOPPhaseFailed, NotApplicableForRunPolicy)
@@ -270,7 +281,7 @@ func TestRunPolicyDecidesWhatAnOperationMayDo(t *testing.T) {
 			if got := e.intent("vm"); got != intent {
 				t.Errorf("a refused operation changed the intent to %q", got)
 			}
-			if len(e.kv.deleteOptions()) != 0 {
+			if len(e.kv.DeleteOptions()) != 0 {
 				t.Error("a refused operation deleted the VMI")
 			}
 			if !e.sawEvent(EventFailed) {
@@ -318,7 +329,7 @@ func TestStopDeletesTheVMIWithItsGracePeriod(t *testing.T) {
 	if got := e.intent("vm"); got != powerstate.Stopped {
 		t.Fatalf("intent %q, want Stopped", got)
 	}
-	dels := e.kv.deleteOptions()
+	dels := e.kv.DeleteOptions()
 	if len(dels) != 1 || ptr.Deref(dels[0].GracePeriodSeconds, -1) != 60 {
 		t.Fatalf("delete options %+v; want one delete with grace 60", dels)
 	}
@@ -330,7 +341,7 @@ func TestStopDeletesTheVMIWithItsGracePeriod(t *testing.T) {
 	e.setPhase("vm", virtv1.MachineStopping)
 	e.sync("stop")
 	e.expect("stop", virtv1.VMOPPhaseInProgress, StopInProgress)
-	if n := len(e.kv.deleteOptions()); n != 1 {
+	if n := len(e.kv.DeleteOptions()); n != 1 {
 		t.Errorf("%d deletes of a VMI already stopping", n)
 	}
 
@@ -345,11 +356,11 @@ func TestForcedStopDeletesWithGraceZero(t *testing.T) {
 	e.create("stop", virtv1.VMOPTypeStop, "vm", true)
 
 	e.sync("stop")
-	dels := e.kv.deleteOptions()
+	dels := e.kv.DeleteOptions()
 	if len(dels) != 1 || ptr.Deref(dels[0].GracePeriodSeconds, -1) != 0 {
 		t.Fatalf("delete options %+v; want one delete with grace 0", dels)
 	}
-	if got := ptr.Deref(e.kv.get(ns, "vm").Spec.TerminationGracePeriodSeconds, -1); got != 0 {
+	if got := ptr.Deref(e.kv.Get(ns, "vm").Spec.TerminationGracePeriodSeconds, -1); got != 0 {
 		t.Errorf("the VMI's spec.terminationGracePeriodSeconds is %d; KubeVirt needs 0 to stop at once", got)
 	}
 	e.stopVMI("vm")
@@ -367,7 +378,7 @@ func TestRestartCompletesOnANewInstance(t *testing.T) {
 	if got := op.Annotations[RestartVMIUIDAnnotation]; got != "vmi-1" {
 		t.Fatalf("recorded VMI UID %q, want vmi-1", got)
 	}
-	dels := e.kv.deleteOptions()
+	dels := e.kv.DeleteOptions()
 	if len(dels) != 1 || ptr.Deref(dels[0].GracePeriodSeconds, -1) != 30 {
 		t.Fatalf("delete options %+v; want one delete with grace 30", dels)
 	}
@@ -380,8 +391,8 @@ func TestRestartCompletesOnANewInstance(t *testing.T) {
 	e.expect("restart", virtv1.VMOPPhaseInProgress, RestartInProgress)
 
 	// The new instance exists but does not run yet, though the VM's phase still says Running.
-	e.kv.remove(ns, "vm")
-	e.kv.put(&kvv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "vm", UID: "vmi-2"},
+	e.kv.Remove(ns, "vm")
+	e.kv.Put(&kvv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "vm", UID: "vmi-2"},
 		Status: kvv1.VirtualMachineInstanceStatus{Phase: kvv1.Scheduling}})
 	e.refresh()
 	e.sync("restart")
@@ -390,7 +401,7 @@ func TestRestartCompletesOnANewInstance(t *testing.T) {
 	e.runVMI("vm", "vmi-2", ptr.To[int64](30))
 	e.sync("restart")
 	e.expect("restart", virtv1.VMOPPhaseCompleted, OperationCompleted)
-	if n := len(e.kv.deleteOptions()); n != 1 {
+	if n := len(e.kv.DeleteOptions()); n != 1 {
 		t.Errorf("%d VMI deletes; the restart must not stop the new instance", n)
 	}
 }
@@ -400,7 +411,7 @@ func TestForcedRestartDeletesWithGraceZero(t *testing.T) {
 	e.runVMI("vm", "vmi-1", ptr.To[int64](30))
 	e.create("restart", virtv1.VMOPTypeRestart, "vm", true)
 	e.sync("restart")
-	dels := e.kv.deleteOptions()
+	dels := e.kv.DeleteOptions()
 	if len(dels) != 1 || ptr.Deref(dels[0].GracePeriodSeconds, -1) != 0 {
 		t.Fatalf("delete options %+v; want one delete with grace 0", dels)
 	}
@@ -473,12 +484,9 @@ func TestAnOperationTimesOut(t *testing.T) {
 	}
 }
 
-func TestMigrationsWaitAndDoNotHoldTheVM(t *testing.T) {
+func TestUnavailableOperationsWaitAndDoNotHoldTheVM(t *testing.T) {
 	e := newEnv(t, newVM("vm", virtv1.ManualPolicy, powerstate.Running))
 	e.runVMI("vm", "vmi-1", nil)
-	e.create("evict", virtv1.VMOPTypeEvict, "vm", false)
-	e.sync("evict")
-	e.expect("evict", virtv1.VMOPPhasePending, LiveMigrationNotAvailable)
 	e.create("clone", virtv1.VMOPTypeClone, "vm", false)
 	e.sync("clone")
 	e.expect("clone", virtv1.VMOPPhasePending, OperationNotAvailable)
@@ -486,7 +494,7 @@ func TestMigrationsWaitAndDoNotHoldTheVM(t *testing.T) {
 	e.create("stop", virtv1.VMOPTypeStop, "vm", false)
 	e.sync("stop")
 	e.expect("stop", virtv1.VMOPPhaseInProgress, StopInProgress)
-	e.expect("evict", virtv1.VMOPPhasePending, LiveMigrationNotAvailable)
+	e.expect("clone", virtv1.VMOPPhasePending, OperationNotAvailable)
 }
 
 func TestADeletedOperationShowsTerminating(t *testing.T) {
