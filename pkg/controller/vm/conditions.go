@@ -12,6 +12,7 @@ const (
 	BlockDevicesReadyType    ConditionType = "BlockDevicesReady"
 	RunningType              ConditionType = "Running"
 	MigratableType           ConditionType = "Migratable"
+	MigratingType            ConditionType = "Migrating"
 	ProvisioningReadyType    ConditionType = "ProvisioningReady"
 	AgentReadyType           ConditionType = "AgentReady"
 	ConfigurationAppliedType ConditionType = "ConfigurationApplied"
@@ -59,5 +60,10 @@ const (
 	ClassTerminating       Reason = "VirtualMachineClassTerminating"
 	ClassNotFound          Reason = "VirtualMachineClassNotFound"
 
-	NonMigratable Reason = "VirtualMachineNonMigratable"
+	Migratable               Reason = "VirtualMachineMigratable"
+	NonMigratable            Reason = "VirtualMachineNonMigratable"
+	DisksNotMigratable       Reason = "VirtualMachineDisksNotMigratable"
+	HostDevicesNotMigratable Reason = "VirtualMachineHostDevicesNotMigratable"
+
+	MigratingInProgress Reason = "InProgress"
 )

@@ -33,6 +33,8 @@ func (c *Controller) observe(vm *v1alpha2.VirtualMachine, vmi *kvv1.VirtualMachi
 		c.setPhase(st, v1alpha2.MachineStopped)
 	case vmi.DeletionTimestamp != nil || vmi.IsFinal():
 		c.setPhase(st, v1alpha2.MachineStopping)
+	case running && migrating(vmi):
+		c.setPhase(st, v1alpha2.MachineMigrating)
 	case running:
 		c.setPhase(st, v1alpha2.MachineRunning)
 	default:
@@ -120,7 +122,14 @@ func (c *Controller) observe(vm *v1alpha2.VirtualMachine, vmi *kvv1.VirtualMachi
 			st.BlockDeviceRefs[i].Attached = running && hasVolume(vmi, st.BlockDeviceRefs[i].Target)
 		}
 	}
-	set(MigratableType, false, NonMigratable, "Live migration is not available yet.")
+	ok, reason, msg := migratable(vmi)
+	set(MigratableType, ok, reason, msg)
+	st.MigrationState = migrationState(vmi)
+	if running && migrating(vmi) {
+		set(MigratingType, true, MigratingInProgress, migratingMessage(vmi.Status.MigrationState))
+	} else {
+		provisioning.RemoveCondition(&st.Conditions, MigratingType)
+	}
 	st.ObservedGeneration = gen
 	return nil
 }
@@ -130,6 +139,7 @@ func (c *Controller) setPhase(st *v1alpha2.VirtualMachineStatus, phase v1alpha2.
 	if st.Phase == phase {
 		return
 	}
+	migrated := st.Phase == v1alpha2.MachineMigrating
 	st.Phase = phase
 	now := metav1.Now()
 	if st.Stats == nil {
@@ -141,7 +151,10 @@ func (c *Controller) setPhase(st *v1alpha2.VirtualMachineStatus, phase v1alpha2.
 	}
 	switch phase {
 	case v1alpha2.MachineRunning:
-		st.Stats.LastStartTime = &now
+		// A migration is no start: the guest's uptime goes on.
+		if !migrated || st.Stats.LastStartTime == nil {
+			st.Stats.LastStartTime = &now
+		}
 	case v1alpha2.MachineStopped, v1alpha2.MachinePending:
 		// UPTIME counts from the last start; a VM that does not run has none.
 		st.Stats.LastStartTime = nil
