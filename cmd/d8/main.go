@@ -1,6 +1,6 @@
 // Command d8 is the platform's command line: `d8 k ...` runs kubectl, `d8 v ...` works with
-// virtual machines and their images (upload, start, stop, restart, console, vnc, port-forward,
-// ssh, scp).
+// virtual machines and their images (upload, start, stop, restart, evict, migrate, console, vnc,
+// port-forward, ssh, scp).
 package main
 
 import (

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -22,7 +23,7 @@ import (
 	"github.com/virtplane/virtplane/pkg/generated/clientset/versioned"
 )
 
-// Exit codes of d8 v start|stop|restart, for scripts.
+// Exit codes of d8 v start|stop|restart|evict|migrate, for scripts.
 const (
 	// ExitOperationFailed: the operation failed or was superseded (or d8 could not create it).
 	ExitOperationFailed = 1
@@ -30,34 +31,49 @@ const (
 	ExitWaitTimedOut = 2
 )
 
-// lifecycleAction is one of the power commands and the operation type it creates.
+// lifecycleAction is one of the commands that create an operation, and its type.
 type lifecycleAction struct {
-	use      string
-	short    string
-	opType   v1alpha2.VMOPType
-	doing    string // "Starting"
-	done     string // "started"
-	hasForce bool
+	use    string
+	short  string
+	opType v1alpha2.VMOPType
+	doing  string // "Starting"
+	done   string // "started"
+	// force is the help of --force; "" when the command has none.
+	force string
+	// nodeSelector: the command takes --node-selector (spec.migrate.nodeSelector).
+	nodeSelector bool
+	// tellResult: print the message of the completed operation (where the VM went).
+	tellResult bool
 }
+
+const (
+	stopForce      = "Do not wait for the guest to shut down: stop it at once."
+	migrationForce = "Set spec.force: ask for a migration that may slow the guest down to converge (AutoConverge), as the VM's liveMigrationPolicy allows (AlwaysSafe refuses it)."
+)
 
 var lifecycleActions = []lifecycleAction{
 	{use: "start", short: "Start a virtual machine", opType: v1alpha2.VMOPTypeStart, doing: "Starting", done: "started"},
-	{use: "stop", short: "Stop a virtual machine", opType: v1alpha2.VMOPTypeStop, doing: "Stopping", done: "stopped", hasForce: true},
-	{use: "restart", short: "Restart a virtual machine (applies the changes that wait for a restart)", opType: v1alpha2.VMOPTypeRestart, doing: "Restarting", done: "restarted", hasForce: true},
+	{use: "stop", short: "Stop a virtual machine", opType: v1alpha2.VMOPTypeStop, doing: "Stopping", done: "stopped", force: stopForce},
+	{use: "restart", short: "Restart a virtual machine (applies the changes that wait for a restart)", opType: v1alpha2.VMOPTypeRestart, doing: "Restarting", done: "restarted", force: stopForce},
+	{use: "evict", short: "Evict a virtual machine: live-migrate it to another node", opType: v1alpha2.VMOPTypeEvict,
+		doing: "Evicting", done: "evicted", force: migrationForce, tellResult: true},
+	{use: "migrate", short: "Live-migrate a virtual machine to another node, one matching --node-selector if given", opType: v1alpha2.VMOPTypeMigrate,
+		doing: "Migrating", done: "migrated", force: migrationForce, nodeSelector: true, tellResult: true},
 }
 
 type lifecycleOptions struct {
-	kubeconfig string
-	context    string
-	namespace  string
-	force      bool
-	wait       bool
-	createOnly bool
-	yes        bool
-	timeout    time.Duration
+	kubeconfig   string
+	context      string
+	namespace    string
+	nodeSelector string
+	force        bool
+	wait         bool
+	createOnly   bool
+	yes          bool
+	timeout      time.Duration
 }
 
-// newLifecycleCommands returns `d8 v start`, `stop` and `restart`.
+// newLifecycleCommands returns `d8 v start`, `stop`, `restart`, `evict` and `migrate`.
 func newLifecycleCommands(streams Streams) []*cobra.Command {
 	var cmds []*cobra.Command
 	for _, a := range lifecycleActions {
@@ -79,7 +95,7 @@ up; with --create-only: when it was created), %d when it failed or was supersede
 --timeout passed first (the operation may still complete: d8 k get vmop shows it).`, a.opType, ExitOperationFailed, ExitWaitTimedOut),
 		Example: fmt.Sprintf(`  d8 v %[1]s linux-vm
   d8 v %[1]s linux-vm.prod
-  d8 v %[1]s -n prod linux-vm --timeout=1m`, a.use),
+  d8 v %[1]s -n prod linux-vm --timeout=1m`, a.use) + nodeSelectorExample(a),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), streams, a, args[0])
@@ -94,10 +110,42 @@ up; with --create-only: when it was created), %d when it failed or was supersede
 	f.DurationVarP(&o.timeout, "timeout", "t", o.timeout, "How long to wait for the operation.")
 	// Accepted for scripts written for the upstream d8, which asks for confirmation; this one does not ask.
 	f.BoolVarP(&o.yes, "yes", "y", false, "Do not ask for confirmation (this d8 never asks).")
-	if a.hasForce {
-		f.BoolVarP(&o.force, "force", "f", false, "Do not wait for the guest to shut down: stop it at once.")
+	if a.force != "" {
+		f.BoolVarP(&o.force, "force", "f", false, a.force)
+	}
+	if a.nodeSelector {
+		f.StringVar(&o.nodeSelector, "node-selector", "", "Labels the target node must have, as key=value[,key=value...] (spec.migrate.nodeSelector).")
 	}
 	return cmd
+}
+
+func nodeSelectorExample(a lifecycleAction) string {
+	if !a.nodeSelector {
+		return ""
+	}
+	return fmt.Sprintf("\n  d8 v %s linux-vm --node-selector kubernetes.io/hostname=node-2", a.use)
+}
+
+// parseNodeSelector reads key=value[,key=value...] into labels, each a valid label.
+func parseNodeSelector(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		key, value, ok := strings.Cut(pair, "=")
+		if !ok {
+			return nil, fmt.Errorf("--node-selector %q: expected key=value[,key=value...]", s)
+		}
+		if errs := validation.IsQualifiedName(key); len(errs) > 0 {
+			return nil, fmt.Errorf("--node-selector: label key %q: %s", key, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsValidLabelValue(value); len(errs) > 0 {
+			return nil, fmt.Errorf("--node-selector: label value %q: %s", value, strings.Join(errs, "; "))
+		}
+		out[key] = value
+	}
+	return out, nil
 }
 
 // lifecycleTarget splits NAME.NAMESPACE as the upstream d8 and virtctl do.
@@ -111,6 +159,10 @@ func lifecycleTarget(arg string) (name, namespace string, err error) {
 
 func (o *lifecycleOptions) run(ctx context.Context, streams Streams, a lifecycleAction, target string) error {
 	name, namespace, err := lifecycleTarget(target)
+	if err != nil {
+		return err
+	}
+	selector, err := parseNodeSelector(o.nodeSelector)
 	if err != nil {
 		return err
 	}
@@ -131,6 +183,9 @@ func (o *lifecycleOptions) run(ctx context.Context, streams Streams, a lifecycle
 	}
 	if o.force {
 		op.Spec.Force = ptr.To(true)
+	}
+	if len(selector) > 0 {
+		op.Spec.Migrate = &v1alpha2.VirtualMachineOperationMigrateSpec{NodeSelector: selector}
 	}
 	created, err := client.VirtualizationV1alpha2().VirtualMachineOperations(namespace).Create(ctx, op, metav1.CreateOptions{})
 	if err != nil {
@@ -161,7 +216,7 @@ func (o *lifecycleOptions) run(ctx context.Context, streams Streams, a lifecycle
 	}
 	switch last.Status.Phase {
 	case v1alpha2.VMOPPhaseCompleted:
-		fmt.Fprintf(streams.Out, "Virtual machine %s/%s %s: VirtualMachineOperation %s completed\n", namespace, name, a.done, created.Name)
+		fmt.Fprintf(streams.Out, "Virtual machine %s/%s %s: VirtualMachineOperation %s completed%s\n", namespace, name, a.done, created.Name, opResult(a, last))
 		return nil
 	case v1alpha2.VMOPPhaseFailed, v1alpha2.VMOPPhaseSuperseded:
 		fmt.Fprintf(streams.ErrOut, "error: virtual machine %s/%s was not %s: VirtualMachineOperation %s %s%s\n",
@@ -197,6 +252,15 @@ func opDetail(op *v1alpha2.VirtualMachineOperation) string {
 		return ""
 	}
 	return fmt.Sprintf(" (%s): %s", c.Reason, c.Message)
+}
+
+// opResult is ": message" of the Completed condition for the commands that tell it.
+func opResult(a lifecycleAction, op *v1alpha2.VirtualMachineOperation) string {
+	c := meta.FindStatusCondition(op.Status.Conditions, "Completed")
+	if !a.tellResult || c == nil || c.Message == "" {
+		return ""
+	}
+	return ": " + c.Message
 }
 
 var errOperationDeleted = errors.New("the operation was deleted")

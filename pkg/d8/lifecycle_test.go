@@ -70,6 +70,16 @@ func (f *fakeOperator) handle(ctx context.Context, op *v1alpha2.VirtualMachineOp
 		return set(v1alpha2.VMOPPhaseFailed, metav1.ConditionFalse, "NotApplicableForVirtualMachinePhase", "The VM is already running (phase Running).")
 	case "slow-vm":
 		return set(v1alpha2.VMOPPhaseInProgress, metav1.ConditionFalse, "StopInProgress", "Waiting for the VM to stop (phase Stopping).")
+	case "mover-vm":
+		if err := set(v1alpha2.VMOPPhaseInProgress, metav1.ConditionFalse, "MigrationRunning", "Migrating the VM from node node-1 to node node-2."); err != nil {
+			return err
+		}
+		return set(v1alpha2.VMOPPhaseCompleted, metav1.ConditionTrue, "OperationCompleted", "The VM migrated from node node-1 to node node-2.")
+	case "pinned-vm":
+		if err := set(v1alpha2.VMOPPhaseInProgress, metav1.ConditionFalse, "TargetScheduling", "Waiting for a node to take the VM."); err != nil {
+			return err
+		}
+		return set(v1alpha2.VMOPPhaseFailed, metav1.ConditionFalse, "OperationFailed", "The migration failed: no node matches the selector.")
 	case "doomed-vm":
 		if err := set(v1alpha2.VMOPPhaseInProgress, metav1.ConditionFalse, "StopInProgress", "Waiting."); err != nil {
 			return err
@@ -199,6 +209,71 @@ func TestLifecycleCommands(t *testing.T) {
 	t.Run("a deleted operation exits 1", func(t *testing.T) {
 		code, _, errOut := d8(ctx, "v", "stop", "--kubeconfig", kubeconfig, "-n", "prod", "doomed-vm")
 		if code != ExitOperationFailed || !strings.Contains(errOut, "was deleted") {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+	})
+
+	t.Run("migrate with --node-selector says where the VM went", func(t *testing.T) {
+		code, out, errOut := d8(ctx, "v", "migrate", "--kubeconfig", kubeconfig, "-n", "prod", "mover-vm",
+			"--node-selector", "kubernetes.io/hostname=node-2,zone=b")
+		if code != 0 {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+		created := op.last("mover-vm")
+		if created.Spec.Type != v1alpha2.VMOPTypeMigrate || created.Spec.Migrate == nil || created.Spec.Force != nil ||
+			len(created.Spec.Migrate.NodeSelector) != 2 || created.Spec.Migrate.NodeSelector["kubernetes.io/hostname"] != "node-2" ||
+			created.Spec.Migrate.NodeSelector["zone"] != "b" {
+			t.Fatalf("created operation %+v; want a Migrate with both labels", created.Spec)
+		}
+		for _, want := range []string{"Migrating virtual machine prod/mover-vm: VirtualMachineOperation " + created.Name + " created",
+			"Virtual machine prod/mover-vm migrated: VirtualMachineOperation " + created.Name + " completed: The VM migrated from node node-1 to node node-2."} {
+			if !strings.Contains(out, want) {
+				t.Errorf("stdout %q lacks %q", out, want)
+			}
+		}
+	})
+
+	t.Run("evict with NAME.NAMESPACE", func(t *testing.T) {
+		code, out, errOut := d8(ctx, "v", "evict", "--kubeconfig", kubeconfig, "mover-vm.prod")
+		if code != 0 {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+		if created := op.last("mover-vm"); created.Spec.Type != v1alpha2.VMOPTypeEvict || created.Spec.Migrate != nil {
+			t.Errorf("created operation %+v; want an Evict", created.Spec)
+		}
+		if !strings.Contains(out, "Evicting virtual machine prod/mover-vm") || !strings.Contains(out, "evicted: VirtualMachineOperation") {
+			t.Errorf("stdout %q", out)
+		}
+	})
+
+	t.Run("a failed migration exits 1 with KubeVirt's reason", func(t *testing.T) {
+		code, _, errOut := d8(ctx, "v", "migrate", "--kubeconfig", kubeconfig, "-n", "prod", "--node-selector", "zone=nowhere", "pinned-vm")
+		if code != ExitOperationFailed {
+			t.Fatalf("exit %d, stderr %q; want %d", code, errOut, ExitOperationFailed)
+		}
+		for _, want := range []string{"virtual machine prod/pinned-vm was not migrated", "failed", "(OperationFailed): The migration failed: no node matches"} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("stderr %q lacks %q", errOut, want)
+			}
+		}
+	})
+
+	t.Run("a malformed --node-selector creates nothing", func(t *testing.T) {
+		before := op.last("linux-vm")
+		for _, sel := range []string{"zone", "zone=b,", "bad key=b", "zone=not valid"} {
+			code, _, errOut := d8(ctx, "v", "migrate", "--kubeconfig", kubeconfig, "-n", "prod", "--node-selector", sel, "linux-vm")
+			if code != 1 || !strings.Contains(errOut, "--node-selector") {
+				t.Errorf("--node-selector %q: exit %d, stderr %q", sel, code, errOut)
+			}
+		}
+		if op.last("linux-vm") != before {
+			t.Error("an operation was created for a malformed --node-selector")
+		}
+	})
+
+	t.Run("evict takes no --node-selector", func(t *testing.T) {
+		code, _, errOut := d8(ctx, "v", "evict", "--kubeconfig", kubeconfig, "-n", "prod", "--node-selector", "zone=b", "linux-vm")
+		if code == 0 || !strings.Contains(errOut, "unknown flag: --node-selector") {
 			t.Fatalf("exit %d, stderr %q", code, errOut)
 		}
 	})
