@@ -136,7 +136,10 @@ func (c *Controller) migrated(ctx context.Context, op *virtv1.VirtualMachineOper
 		if from != "" && to != "" {
 			return success(fmt.Sprintf("The VM migrated from node %s to node %s.", from, to)), nil
 		}
-		return success(fmt.Sprintf("The VM migrated%s.", onNode(to))), nil
+		if to != "" {
+			return success(fmt.Sprintf("The VM migrated to node %s.", to)), nil
+		}
+		return success("The VM migrated."), nil
 	case kvv1.MigrationFailed:
 		return failure(OperationFailed, "The migration failed: "+migrationFailure(m, vmi)), nil
 	case kvv1.MigrationPhaseUnset, kvv1.MigrationPending:
