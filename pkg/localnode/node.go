@@ -61,6 +61,8 @@ type Config struct {
 	VMRuntime virt.Runtime
 	// Registry is how containerDisk images are pulled.
 	Registry virt.RegistryOptions
+	// Migration bounds live migrations of VMs between nodes.
+	Migration virt.MigrationConfig
 	// Handler, with KubeVirt, serves the console, VNC and port-forward streams of this
 	// node's VMs to virt-api over mutual TLS; nil serves none.
 	Handler *HandlerConfig
@@ -190,7 +192,7 @@ func (n *Node) Run(ctx context.Context) error {
 			Client: n.client, KubeVirt: n.cfg.KubeVirt,
 			Recorder: broadcaster.NewRecorder(virt.Scheme, "local-node/"+n.cfg.NodeName),
 			PodIPs:   n.ips, ClaimPath: n.claimPath,
-		}, virt.Config{Runtime: n.cfg.VMRuntime, Registry: n.cfg.Registry})
+		}, virt.Config{Runtime: n.cfg.VMRuntime, Registry: n.cfg.Registry, Migration: n.cfg.Migration})
 		if err != nil {
 			streams.close()
 			return fmt.Errorf("the KubeVirt stand-in: %w", err)

@@ -37,6 +37,8 @@ type Options struct {
 	Runtime          string
 	RegistryInsecure bool
 	RegistryCAFile   string
+	// Migration bounds live migrations.
+	Migration virt.MigrationConfig
 	// The handler endpoint (every node with KubeVirt) and virt-api (one node).
 	HandlerBindAddress, HandlerCertFile, HandlerKeyFile, HandlerCAFile string
 	VirtAPIBindAddress, VirtAPICertFile, VirtAPIKeyFile                string
@@ -64,6 +66,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Memory, "memory", o.Memory, "memory capacity, e.g. 8Gi (default: the machine's MemTotal)")
 	fs.BoolVar(&o.KubeVirt, "kubevirt", o.KubeVirt, "stand in for KubeVirt: run the VMs of VirtualMachineInstances (needs the KubeVirt CRDs, see package virt)")
 	fs.StringVar(&o.Runtime, "runtime", o.Runtime, "how VMs run: qemu (a qemu process per VM) or hollow (no process; VMs report Running at once, for control-plane benchmarks)")
+	fs.DurationVar(&o.Migration.TargetTimeout, "migration-target-timeout", o.Migration.TargetTimeout, "how long a live migration's target launcher Pod may stay unscheduled, or its nodes not start the migration, before it fails (default 2m)")
+	fs.DurationVar(&o.Migration.Timeout, "migration-timeout", o.Migration.Timeout, "how long the source node may send a migrating VM before it cancels the migration; the VM runs on there (default 5m)")
 	fs.BoolVar(&o.RegistryInsecure, "registry-insecure", o.RegistryInsecure, "pull containerDisk images over plain HTTP or unverified TLS")
 	fs.StringVar(&o.RegistryCAFile, "registry-ca-file", o.RegistryCAFile, "PEM bundle trusted for containerDisk registries besides the system's roots")
 	fs.StringVar(&o.HandlerBindAddress, "handler-bind-address", o.HandlerBindAddress, "host:port of the handler endpoint (KubeVirt's virt-handler side of console, vnc and portforward), served when the --handler-tls-* flags are set; port 0 picks one. The address is published in the Node annotation "+virtapi.HandlerAddressAnnotation)
@@ -99,6 +103,7 @@ func (o *Options) Config() (Config, error) {
 			return Config{}, fmt.Errorf("--runtime: %w", err)
 		}
 		cfg.VMRuntime = rt
+		cfg.Migration = o.Migration
 		if cfg.Handler, cfg.VirtAPI, err = o.streamConfigs(); err != nil {
 			return Config{}, err
 		}

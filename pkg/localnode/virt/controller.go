@@ -2,6 +2,7 @@ package virt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -34,18 +35,29 @@ const (
 // the VMI finalizer when no node runs it.
 type controller struct {
 	host   Host
+	cfg    Config
 	queue  workqueue.TypedRateLimitingInterface[string]
 	vmis   cache.Indexer
 	pods   cache.Indexer
 	expect *expectations
+
+	// The migration controller's: VirtualMachineInstanceMigrations by key, their queue and
+	// the target Pods created for them.
+	migrations    cache.Indexer
+	mqueue        workqueue.TypedRateLimitingInterface[string]
+	targetsExpect *expectations
 }
 
-func newController(host Host) *controller {
+func newController(host Host, cfg Config) *controller {
 	return &controller{
 		host: host,
+		cfg:  cfg,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "virt-controller"}),
 		expect: newExpectations(expectationTTL),
+		mqueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "virt-controller-migrations"}),
+		targetsExpect: newExpectations(expectationTTL),
 	}
 }
 
@@ -85,12 +97,14 @@ func (c *controller) enqueue(obj any) {
 	}
 }
 
-// run watches all VMIs and launcher Pods and works the queue until ctx ends.
+// run watches all VMIs, migrations and launcher Pods and works the queues until ctx ends.
 func (c *controller) run(ctx context.Context) {
 	logger := klog.FromContext(ctx).WithName("virt-controller")
 	ctx = klog.NewContext(ctx, logger)
 	defer c.queue.ShutDown()
+	defer c.mqueue.ShutDown()
 	vmiInf := kubevirt.NewVMIInformer(c.host.KubeVirt, "", 0, nil)
+	migInf := kubevirt.NewMigrationInformer(c.host.KubeVirt, "", 0, nil)
 	factory := informers.NewSharedInformerFactoryWithOptions(c.host.Client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LauncherSelector }))
 	podInf := factory.Core().V1().Pods().Informer()
@@ -98,40 +112,65 @@ func (c *controller) run(ctx context.Context) {
 		logger.Error(err, "Indexing launcher pods")
 		return
 	}
+	if err := migInf.Informer.AddIndexers(cache.Indexers{byVMI: indexMigrationByVMI, byUID: indexByUID}); err != nil {
+		logger.Error(err, "Indexing migrations")
+		return
+	}
+	c.vmis, c.pods, c.migrations = vmiInf.Informer.GetIndexer(), podInf.GetIndexer(), migInf.Informer.GetIndexer()
+	onVMI := func(obj any) {
+		c.enqueue(obj)
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			c.enqueueMigrationsOf(key)
+		}
+	}
 	_, err1 := vmiInf.Informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: c.enqueue, UpdateFunc: func(_, obj any) { c.enqueue(obj) }, DeleteFunc: c.enqueue,
+		AddFunc: onVMI, UpdateFunc: func(_, obj any) { onVMI(obj) }, DeleteFunc: onVMI,
 	})
 	onPod := func(obj any) {
 		if key, ok := podEventKey(obj); ok {
 			c.expect.observed(key)
 			c.queue.Add(key)
 		}
+		c.onTargetPod(obj)
 	}
 	_, err2 := podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: onPod, UpdateFunc: func(_, obj any) { onPod(obj) }, DeleteFunc: onPod,
 	})
-	if err1 != nil || err2 != nil {
-		logger.Error(fmt.Errorf("%v %v", err1, err2), "Watching VMIs and launcher pods")
+	onMigration := func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			c.mqueue.Add(key)
+		}
+	}
+	_, err3 := migInf.Informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: onMigration, UpdateFunc: func(_, obj any) { onMigration(obj) }, DeleteFunc: onMigration,
+	})
+	if err := errors.Join(err1, err2, err3); err != nil {
+		logger.Error(err, "Watching VMIs, migrations and launcher pods")
 		return
 	}
-	c.vmis, c.pods = vmiInf.Informer.GetIndexer(), podInf.GetIndexer()
 	go vmiInf.Informer.RunWithContext(ctx)
+	go migInf.Informer.RunWithContext(ctx)
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), vmiInf.Informer.HasSynced, podInf.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), vmiInf.Informer.HasSynced, podInf.HasSynced, migInf.Informer.HasSynced) {
 		return
 	}
 	var wg sync.WaitGroup
-	for range controllerWorkers {
+	work := func(q workqueue.TypedRateLimitingInterface[string], sync func(context.Context, string) (time.Duration, error)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for processNext(ctx, c.queue, c.sync) {
+			for processNext(ctx, q, sync) {
 			}
 		}()
 	}
+	for range controllerWorkers {
+		work(c.queue, c.sync)
+		work(c.mqueue, c.syncMigration)
+	}
 	<-ctx.Done()
 	c.queue.ShutDown()
+	c.mqueue.ShutDown()
 	wg.Wait()
 }
 
@@ -147,7 +186,7 @@ func processNext(ctx context.Context, q workqueue.TypedRateLimitingInterface[str
 	switch {
 	case err != nil:
 		if ctx.Err() == nil && !apierrors.IsConflict(err) {
-			klog.FromContext(ctx).Error(err, "Syncing VMI", "vmi", key)
+			klog.FromContext(ctx).Error(err, "Syncing", "key", key)
 		}
 		q.AddRateLimited(key)
 	case requeue > 0:

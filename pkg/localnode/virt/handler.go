@@ -64,6 +64,21 @@ type vmState struct {
 	agent agentInfo
 	// ended is set once the final statuses are written.
 	ended bool
+	// incoming is the UID of the migration this VM was started to receive while its guest
+	// has not landed (under handler.mu): it does not run the VMI yet.
+	incoming types.UID
+	// incomingAddr is where the incoming VM listens for the migration stream.
+	incomingAddr string
+	// outgoing is the migration of this VM to another node, from its start until its
+	// failure is reported or the VM is stopped after it completed.
+	outgoing *outgoingMigration
+}
+
+// receiving says whether the VM waits for, or receives, a migrating guest.
+func (h *handler) receiving(st *vmState) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return st.incoming != ""
 }
 
 func (st *vmState) exited() bool {
@@ -126,7 +141,8 @@ func (h *handler) run(ctx context.Context) {
 		}
 	}
 	_, err2 := podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: onPod, UpdateFunc: func(_, obj any) { onPod(obj) }, DeleteFunc: onPod,
+		AddFunc: onPod, UpdateFunc: func(_, obj any) { onPod(obj) },
+		DeleteFunc: func(obj any) { h.releaseTargetAddress(obj); onPod(obj) },
 	})
 	if err1 != nil || err2 != nil {
 		logger.Error(fmt.Errorf("%v %v", err1, err2), "Watching VMIs and launcher pods")
@@ -155,6 +171,25 @@ func (h *handler) run(ctx context.Context) {
 	<-ctx.Done()
 	h.queue.ShutDown()
 	wg.Wait()
+}
+
+// releaseTargetAddress frees the address of a deleted migration target Pod that no VM here
+// holds: the controller deletes a failed migration's target Pod at once, so no sync sees it
+// again.
+func (h *handler) releaseTargetAddress(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || pod.Labels[kvv1.MigrationJobLabel] == "" {
+		return
+	}
+	if key, ok := vmiKeyOfPod(pod); ok {
+		if st := h.state(key); st != nil && st.podUID == pod.UID {
+			return
+		}
+	}
+	h.host.PodIPs.Release(string(pod.UID))
 }
 
 // concerns says whether this node runs, or is to run, the VMI of key.
@@ -267,12 +302,21 @@ func (h *handler) sync(ctx context.Context, key string) (time.Duration, error) {
 	if vmi != nil && vmi.UID != st.vmiUID {
 		vmi = nil
 	}
+	if h.receiving(st) {
+		return h.syncIncoming(ctx, key, vmi, pod, st)
+	}
 	if !st.exited() {
 		if cause, grace := stopReason(vmi, pod); cause != "" {
 			h.stop(key, st, grace, cause)
 			return 0, nil
 		}
+		if migrating, err := h.syncOutgoing(ctx, key, vmi, st); migrating || err != nil {
+			return 0, err
+		}
 		return 0, h.reportRunning(ctx, vmi, pod, st)
+	}
+	if st.stopCause == ReasonMigrated {
+		return 0, h.finishMigrated(ctx, key, pod, st)
 	}
 	return 0, h.finish(ctx, key, vmi, pod, st)
 }
@@ -310,6 +354,9 @@ func (h *handler) syncNotRunning(ctx context.Context, key string, vmi *kvv1.Virt
 	}
 	if vmi == nil || !metav1.IsControlledBy(pod, vmi) {
 		return 0, nil // an orphan: the garbage collector removes it
+	}
+	if migration, ok := migrationTargetOf(pod, vmi); ok {
+		return h.syncTargetPod(ctx, key, vmi, pod, migration)
 	}
 	now := metav1.Now()
 	switch {

@@ -31,17 +31,7 @@ func VMDir(stateDir string, vmi *kvv1.VirtualMachineInstance) string {
 // start prepares and boots the VM of a VMI whose launcher Pod is bound here.
 func (h *handler) start(ctx context.Context, key string, vmi *kvv1.VirtualMachineInstance, pod *corev1.Pod) (time.Duration, error) {
 	logger := klog.FromContext(ctx).WithValues("vmi", key, "runtime", h.cfg.Runtime.Name())
-	dir := VMDir(h.host.StateDir, vmi)
-	runDir := dir
-	var src sources
-	if !h.cfg.Runtime.Hollow() {
-		var err error
-		if runDir, err = makeVMDir(h.vmsDir(), dir, vmi); err != nil {
-			return 0, err
-		}
-		src = hostSources{h}
-	}
-	spec, err := buildMachineSpec(ctx, vmi, runDir, src)
+	dir, spec, err := h.describeVM(ctx, vmi)
 	if err != nil {
 		if isUnsupported(err) {
 			return 0, h.fail(ctx, vmi, pod, ReasonUnsupported, err.Error())
@@ -74,6 +64,23 @@ func (h *handler) start(ctx context.Context, key string, vmi *kvv1.VirtualMachin
 	h.host.Recorder.Eventf(vmi, nil, corev1.EventTypeNormal, "Started", "Start", "VM started on node %s (%s runtime)", h.host.NodeName, h.cfg.Runtime.Name())
 	logger.Info("VM started", "dir", dir, "podIP", ip)
 	return 0, h.reportRunning(ctx, vmi, pod, st)
+}
+
+// describeVM makes the directory of a VMI's VM and describes the VM; an unsupportedError
+// says the stand-in cannot run it.
+func (h *handler) describeVM(ctx context.Context, vmi *kvv1.VirtualMachineInstance) (string, MachineSpec, error) {
+	dir := VMDir(h.host.StateDir, vmi)
+	runDir := dir
+	var src sources
+	if !h.cfg.Runtime.Hollow() {
+		var err error
+		if runDir, err = makeVMDir(h.vmsDir(), dir, vmi); err != nil {
+			return "", MachineSpec{}, err
+		}
+		src = hostSources{h}
+	}
+	spec, err := buildMachineSpec(ctx, vmi, runDir, src)
+	return dir, spec, err
 }
 
 // startTimeout bounds a VM's start (qemu answering QMP).
@@ -157,7 +164,8 @@ func (h *handler) watch(key string, st *vmState) {
 		case <-h.runCtx.Done():
 			return
 		case <-t.C:
-			if m.Agent() == nil {
+			// An incoming VM's guest agent is the source's until the guest lands.
+			if m.Agent() == nil || h.receiving(st) {
 				continue
 			}
 			info := pollAgent(h.runCtx, m.Agent())
@@ -208,7 +216,15 @@ func (h *handler) reportRunning(ctx context.Context, vmi *kvv1.VirtualMachineIns
 	h.mu.Lock()
 	agent := st.agent
 	h.mu.Unlock()
-	return writeVMIStatus(ctx, h.host, vmi, runningStatus(vmi, pod, st, h.host.NodeName, !h.cfg.Runtime.Hollow(), agent, now))
+	s := runningStatus(vmi, pod, st, h.host.NodeName, !h.cfg.Runtime.Hollow(), agent, now)
+	_, migratable := h.cfg.Runtime.(MigratingRuntime)
+	setLiveMigratable(&s, migratable, now)
+	if ms := s.MigrationState; ms != nil && ms.Completed && ms.TargetNode == h.host.NodeName && !ms.TargetNodeDomainDetected {
+		// The guest landed here.
+		ms.TargetNodeDomainDetected = true
+		ms.TargetNodeDomainReadyTimestamp = &now
+	}
+	return writeVMIStatus(ctx, h.host, vmi, s)
 }
 
 func (h *handler) writePodStatus(ctx context.Context, pod *corev1.Pod, status corev1.PodStatus) error {

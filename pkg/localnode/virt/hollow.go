@@ -10,7 +10,7 @@ import (
 // stopped. It keeps nothing per VM but a channel, so a node can carry thousands.
 type Hollow struct{}
 
-var _ Runtime = Hollow{}
+var _ MigratingRuntime = Hollow{}
 
 // Name implements Runtime.
 func (Hollow) Name() string { return "hollow" }
@@ -22,6 +22,17 @@ func (Hollow) Hollow() bool { return true }
 func (Hollow) Start(context.Context, MachineSpec) (Machine, error) {
 	return &hollowMachine{exited: make(chan struct{})}, nil
 }
+
+// hollowMigrationAddress is where a hollow incoming VM says it listens: KubeVirt's first
+// migration port, on which nothing listens.
+const hollowMigrationAddress = "127.0.0.1:49152"
+
+// StartIncoming implements MigratingRuntime: the hollow guest lands at once.
+func (Hollow) StartIncoming(context.Context, MachineSpec) (Machine, string, error) {
+	return &hollowMachine{exited: make(chan struct{})}, hollowMigrationAddress, nil
+}
+
+var _ MigratingMachine = &hollowMachine{}
 
 type hollowMachine struct {
 	once   sync.Once
@@ -46,3 +57,11 @@ func (m *hollowMachine) Shutdown(context.Context) error { m.end(ExitGuestShutdow
 
 // Kill implements Machine.
 func (m *hollowMachine) Kill() error { m.end(ExitKilled); return nil }
+
+// MigrateTo implements MigratingMachine: nothing is sent, the migration completes at once.
+func (m *hollowMachine) MigrateTo(context.Context, string) (MigrationStats, error) {
+	return MigrationStats{}, nil
+}
+
+// Landed implements MigratingMachine.
+func (m *hollowMachine) Landed(context.Context) (bool, error) { return true, nil }

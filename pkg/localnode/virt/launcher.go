@@ -147,3 +147,38 @@ func launcherVolumes(vmi *kvv1.VirtualMachineInstance) []corev1.Volume {
 	}
 	return out
 }
+
+// MigrationTargetPod returns the launcher Pod that receives the VMI's guest in a migration:
+// the VMI's launcher Pod labelled kubevirt.io/migrationJobUID with the migration's UID, the
+// migration's addedNodeSelector merged into the node selector (the VMI's values win, so it
+// only narrows the choice), and KubeVirt's anti-affinity to the VMI's other launcher Pods so
+// that the scheduler picks another node.
+func MigrationTargetPod(vmi *kvv1.VirtualMachineInstance, m *kvv1.VirtualMachineInstanceMigration) *corev1.Pod {
+	pod := LauncherPod(vmi)
+	pod.Labels[kvv1.MigrationJobLabel] = string(m.UID)
+	if len(m.Spec.AddedNodeSelector) > 0 {
+		sel := map[string]string{}
+		for k, v := range m.Spec.AddedNodeSelector {
+			sel[k] = v
+		}
+		for k, v := range vmi.Spec.NodeSelector {
+			sel[k] = v
+		}
+		pod.Spec.NodeSelector = sel
+	}
+	// LauncherPod shares the VMI's affinity; this one is the Pod's own.
+	aff := pod.Spec.Affinity.DeepCopy()
+	if aff == nil {
+		aff = &corev1.Affinity{}
+	}
+	if aff.PodAntiAffinity == nil {
+		aff.PodAntiAffinity = &corev1.PodAntiAffinity{}
+	}
+	aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution = append(aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution,
+		corev1.PodAffinityTerm{
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{kvv1.CreatedByLabel: string(vmi.UID)}},
+			TopologyKey:   corev1.LabelHostname,
+		})
+	pod.Spec.Affinity = aff
+	return pod
+}

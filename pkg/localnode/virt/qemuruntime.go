@@ -18,7 +18,7 @@ type QEMU struct {
 	Accel string
 }
 
-var _ Runtime = QEMU{}
+var _ MigratingRuntime = QEMU{}
 
 // Name implements Runtime.
 func (QEMU) Name() string { return "qemu" }
@@ -62,9 +62,45 @@ func (q QEMU) config(spec MachineSpec) qemu.Config {
 	return cfg
 }
 
+// StartIncoming implements MigratingRuntime: qemu starts with -incoming defer and listens
+// on a port of 127.0.0.1 it picks, all the local nodes being on this machine.
+func (q QEMU) StartIncoming(ctx context.Context, spec MachineSpec) (Machine, string, error) {
+	cfg := q.config(spec)
+	cfg.Incoming = qemu.IncomingDefer
+	m, err := qemu.Start(ctx, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	addr, err := m.ListenForMigration(ctx, "127.0.0.1")
+	if err != nil {
+		_ = m.Kill()
+		return nil, "", fmt.Errorf("machine %s: listening for the migration: %w", spec.Name, err)
+	}
+	return qemuMachine{m}, addr, nil
+}
+
 type qemuMachine struct{ m *qemu.Machine }
 
-var _ QMP = qemuMachine{}
+var (
+	_ QMP              = qemuMachine{}
+	_ MigratingMachine = qemuMachine{}
+)
+
+// MigrateTo implements MigratingMachine.
+func (q qemuMachine) MigrateTo(ctx context.Context, addr string) (MigrationStats, error) {
+	st, err := q.m.Migrate(ctx, addr)
+	return MigrationStats{Total: st.TotalTime, Downtime: st.Downtime, Transferred: st.Transferred}, err
+}
+
+// Landed implements MigratingMachine: qemu leaves "inmigrate" once the guest is loaded (it
+// runs, or stays paused if it was paused on the source).
+func (q qemuMachine) Landed(ctx context.Context) (bool, error) {
+	state, err := q.m.RunState(ctx)
+	if err != nil {
+		return false, err
+	}
+	return state == "running" || state == "paused", nil
+}
 
 func (q qemuMachine) Exited() <-chan struct{}            { return q.m.Exited() }
 func (q qemuMachine) Shutdown(ctx context.Context) error { return q.m.Shutdown(ctx) }

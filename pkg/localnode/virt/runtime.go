@@ -3,6 +3,7 @@ package virt
 import (
 	"context"
 	"net/netip"
+	"time"
 )
 
 // Runtime runs the virtual machines of the launcher Pods bound to a node. QEMU runs each as a
@@ -32,6 +33,35 @@ type Machine interface {
 	Agent() Agent
 	// Sockets are the VM's console, VNC and QMP endpoints (empty for a hollow VM).
 	Sockets() Sockets
+}
+
+// MigratingRuntime is a Runtime whose VMs live-migrate between nodes (QEMU and Hollow). The
+// VMIs of a runtime without it are not LiveMigratable.
+type MigratingRuntime interface {
+	Runtime
+	// StartIncoming starts a VM of spec that waits for the guest of a running VM to be
+	// migrated into it instead of booting, and returns it with the host:port the source
+	// sends to. Its Machine is a MigratingMachine.
+	StartIncoming(ctx context.Context, spec MachineSpec) (Machine, string, error)
+}
+
+// MigratingMachine is a VM of a MigratingRuntime.
+type MigratingMachine interface {
+	Machine
+	// MigrateTo sends the running guest to the incoming VM at addr and returns when the
+	// migration completed (the guest runs there; this VM is paused for good and is to be
+	// killed) or failed (the guest goes on running here). Ending ctx cancels it.
+	MigrateTo(ctx context.Context, addr string) (MigrationStats, error)
+	// Landed says whether the guest runs in an incoming VM: the migration stream has
+	// arrived in full. An incoming VM whose stream broke ends by itself.
+	Landed(ctx context.Context) (bool, error)
+}
+
+// MigrationStats is what the runtime tells of a completed migration (zero for Hollow).
+type MigrationStats struct {
+	Total, Downtime time.Duration
+	// Transferred is the bytes of guest memory sent.
+	Transferred int64
 }
 
 // QMP runs commands on a VM's QEMU monitor; the Machines of the QEMU runtime have it.

@@ -21,7 +21,26 @@ const (
 	ReasonFailedCreate   = "FailedCreate"
 	ReasonAgentConnected = "AgentConnected"
 	ReasonNoAgent        = "GuestAgentNotConnected"
+	// ReasonMigrated ends the source launcher Pod of a VM that migrated away.
+	ReasonMigrated = "Migrated"
+	// ReasonMigrationFailed ends the target launcher Pod of a failed migration, and a VMI
+	// whose guest was lost in one.
+	ReasonMigrationFailed = "MigrationFailed"
+	// ReasonRuntimeNotMigratable: the node's runtime cannot move VMs (LiveMigratable False).
+	ReasonRuntimeNotMigratable = "RuntimeNotLiveMigratable"
 )
+
+// setLiveMigratable sets a running VMI's LiveMigratable condition. Its volumes are files on
+// the storage all local nodes share, or read-only images each node holds, so only the
+// runtime decides.
+func setLiveMigratable(st *kvv1.VirtualMachineInstanceStatus, ok bool, now metav1.Time) {
+	if ok {
+		setCondition(st, kvv1.VirtualMachineInstanceIsMigratable, corev1.ConditionTrue, "", "", now)
+		return
+	}
+	setCondition(st, kvv1.VirtualMachineInstanceIsMigratable, corev1.ConditionFalse, ReasonRuntimeNotMigratable,
+		"the local node's VM runtime cannot live-migrate", now)
+}
 
 // setPhase moves a status to phase, recording the transition time once.
 func setPhase(st *kvv1.VirtualMachineInstanceStatus, phase kvv1.VirtualMachineInstancePhase, now metav1.Time) {

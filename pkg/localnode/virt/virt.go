@@ -68,7 +68,26 @@ type Config struct {
 	Registry RegistryOptions
 	// AgentPoll is the interval between guest agent polls of a running VM; zero means 5 s.
 	AgentPoll time.Duration
+	// Migration bounds live migrations.
+	Migration MigrationConfig
 }
+
+// MigrationConfig bounds the steps of a live migration; zero values take the defaults.
+type MigrationConfig struct {
+	// TargetTimeout is how long a migration's target Pod may stay unscheduled, or its
+	// target VM unprepared, before the migration fails (KubeVirt's unschedulable timeout);
+	// 2 min by default.
+	TargetTimeout time.Duration
+	// Timeout bounds the transfer of the guest from the source node; the source cancels
+	// the migration then and the guest runs on there. 5 min by default.
+	Timeout time.Duration
+}
+
+// Migration defaults.
+const (
+	defaultMigrationTargetTimeout = 2 * time.Minute
+	defaultMigrationTimeout       = 5 * time.Minute
+)
 
 // KubeVirt is the stand-in for KubeVirt on one local node: virt-handler and the launcher for
 // the VMIs whose launcher Pods are bound to this node, and, while this node holds the
@@ -89,6 +108,12 @@ func New(host Host, cfg Config) (*KubeVirt, error) {
 	}
 	if cfg.AgentPoll == 0 {
 		cfg.AgentPoll = 5 * time.Second
+	}
+	if cfg.Migration.TargetTimeout == 0 {
+		cfg.Migration.TargetTimeout = defaultMigrationTargetTimeout
+	}
+	if cfg.Migration.Timeout == 0 {
+		cfg.Migration.Timeout = defaultMigrationTimeout
 	}
 	puller, err := newPuller(host, cfg.Registry, filepath.Join(host.StateDir, "containerdisks"))
 	if err != nil {
@@ -139,7 +164,7 @@ func (k *KubeVirt) runController(ctx context.Context) {
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
 					logger.Info("Leading: running virt-controller (stand-in)")
-					newController(k.host).run(ctx)
+					newController(k.host, k.cfg).run(ctx)
 				},
 				OnStoppedLeading: func() { logger.Info("No longer running virt-controller") },
 			},
