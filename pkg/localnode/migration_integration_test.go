@@ -222,4 +222,3 @@ func TestLiveMigrationHollow(t *testing.T) {
 		e.deleteAndWait(t, v)
 	}
 }
-

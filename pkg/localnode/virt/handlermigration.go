@@ -3,8 +3,8 @@ package virt
 import (
 	"context"
 	"fmt"
-	"net"
 	"maps"
+	"net"
 	"net/netip"
 	"slices"
 	"time"
