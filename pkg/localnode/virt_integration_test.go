@@ -328,68 +328,16 @@ func TestKubeVirtStandInHollow(t *testing.T) {
 // answers a port-forward, and a poweroff typed on the serial console ends the VMI
 // Succeeded; both streams go through kube-apiserver and KubeVirt's subresource API.
 func TestKubeVirtStandInQEMU(t *testing.T) {
-	guest, err := filepath.Abs("../../bin/guest/guest.qcow2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(guest); err != nil {
-		t.Skip("no guest image: hack/guest/build.sh makes bin/guest/guest.qcow2")
-	}
-	for _, p := range []string{"qemu-system-x86_64", "qemu-img"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s is not installed (hack/install-deps.sh)", p)
-		}
-	}
+	guest := needGuest(t)
 	virtAPIPort := freeLocalPort(t)
 	e := startVirtEnv(t, virt.QEMU{}, 5*time.Minute, withStreams(virtAPIPort))
 	if err := e.stack.RegisterKubeVirtAPI(e.ctx, virtAPIPort); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		logs, _ := filepath.Glob(filepath.Join(e.nodeDir, "vms", "*", "*.log"))
-		for _, l := range logs {
-			data, _ := os.ReadFile(l)
-			if len(data) > 3000 {
-				data = data[len(data)-3000:]
-			}
-			t.Logf("%s (end):\n%s", l, data)
-		}
-	})
-	e.createClaim(t, "guest-root", "local", corev1.PersistentVolumeBlock, "128Mi")
-	var file string
-	eventually(t, time.Minute, "claim guest-root bound", func() (bool, string) {
-		c, err := e.client.CoreV1().PersistentVolumeClaims("default").Get(e.ctx, "guest-root", metav1.GetOptions{})
-		if err != nil || c.Status.Phase != corev1.ClaimBound {
-			return false, fmt.Sprintf("%v %v", c.Status.Phase, err)
-		}
-		file = localnode.VolumePath(e.volumes, c.Spec.VolumeName, corev1.PersistentVolumeBlock)
-		return true, ""
-	})
-	// What the platform's importer does: the disk, converted to raw, on the volume.
-	if out, err := exec.Command("qemu-img", "convert", "-n", "-O", "raw", guest, file).CombinedOutput(); err != nil {
-		t.Fatalf("qemu-img convert: %v\n%s", err, out)
-	}
-
-	vmi := testVMI("guest", "256Mi")
-	vmi.Annotations = map[string]string{virt.IPAddressAnnotation: "10.66.10.21"}
-	vmi.Spec.Domain.Devices.Disks = []kvv1.Disk{
-		{Name: "root", BootOrder: ptr.To[uint](1), DiskDevice: kvv1.DiskDevice{Disk: &kvv1.DiskTarget{Bus: "virtio"}}},
-		{Name: "cloudinit", DiskDevice: kvv1.DiskDevice{Disk: &kvv1.DiskTarget{Bus: "virtio"}}},
-	}
-	vmi.Spec.Volumes = []kvv1.Volume{
-		{Name: "root", VolumeSource: kvv1.VolumeSource{PersistentVolumeClaim: &kvv1.PersistentVolumeClaimVolumeSource{
-			PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: "guest-root"}}}},
-		{Name: "cloudinit", VolumeSource: kvv1.VolumeSource{CloudInitNoCloud: &kvv1.CloudInitNoCloudSource{UserData: `#cloud-config
-users:
-- name: cloud
-  plain_text_passwd: cloud
-  lock_passwd: false
-  sudo: ALL=(ALL) NOPASSWD:ALL
-`}}},
-	}
+	e.logVMsOnFailure(t, e.nodeDir)
+	e.guestDisk(t, guest, "guest-root")
+	vmi := guestVMI("guest", "guest-root", "10.66.10.21", guestUserData)
+	var err error
 	vmi = e.createVMI(t, vmi)
 	eventually(t, 3*time.Minute, "VMI guest Running with its agent connected", func() (bool, string) {
 		vmi, err = e.vmi(t, "guest")
@@ -487,6 +435,30 @@ func newSerial(t *testing.T, conn net.Conn) *serial {
 
 func (s *serial) send(line string) { _, _ = s.conn.Write([]byte(line + "\r")) }
 
+// waitForMatch waits for a match of re after what was already matched and returns its
+// submatches.
+func (s *serial) waitForMatch(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	var m []string
+	eventually(t, 2*time.Minute, "serial console shows "+re.String(), func() (bool, string) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		rest := s.out.Bytes()[s.seen:]
+		if loc := re.FindSubmatchIndex(rest); loc != nil {
+			for i := 0; i < len(loc); i += 2 {
+				m = append(m, string(rest[loc[i]:loc[i+1]]))
+			}
+			s.seen += loc[1]
+			return true, ""
+		}
+		if len(rest) > 300 {
+			rest = rest[len(rest)-300:]
+		}
+		return false, string(rest)
+	})
+	return m
+}
+
 // waitFor waits for text after what was already matched.
 func (s *serial) waitFor(t *testing.T, text string) {
 	t.Helper()
@@ -503,4 +475,85 @@ func (s *serial) waitFor(t *testing.T, text string) {
 		}
 		return false, string(rest)
 	})
+}
+
+// needGuest returns the project's guest disk, skipping the test without it or qemu.
+func needGuest(t *testing.T) string {
+	t.Helper()
+	guest, err := filepath.Abs("../../bin/guest/guest.qcow2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(guest); err != nil {
+		t.Skip("no guest image: hack/guest/build.sh makes bin/guest/guest.qcow2")
+	}
+	for _, p := range []string{"qemu-system-x86_64", "qemu-img"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed (hack/install-deps.sh)", p)
+		}
+	}
+	return guest
+}
+
+// logVMsOnFailure logs the end of the VM logs under a node's state directory when the test
+// failed.
+func (e *virtEnv) logVMsOnFailure(t *testing.T, nodeDir string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		logs, _ := filepath.Glob(filepath.Join(nodeDir, "vms", "*", "*.log"))
+		for _, l := range logs {
+			data, _ := os.ReadFile(l)
+			if len(data) > 3000 {
+				data = data[len(data)-3000:]
+			}
+			t.Logf("%s (end):\n%s", l, data)
+		}
+	})
+}
+
+// guestDisk makes a Block claim holding the guest, as the platform's importer would: the
+// disk converted to raw on the volume.
+func (e *virtEnv) guestDisk(t *testing.T, guest, claim string) {
+	t.Helper()
+	e.createClaim(t, claim, "local", corev1.PersistentVolumeBlock, "128Mi")
+	var file string
+	eventually(t, time.Minute, "claim "+claim+" bound", func() (bool, string) {
+		c, err := e.client.CoreV1().PersistentVolumeClaims("default").Get(e.ctx, claim, metav1.GetOptions{})
+		if err != nil || c.Status.Phase != corev1.ClaimBound {
+			return false, fmt.Sprintf("%v %v", c.Status.Phase, err)
+		}
+		file = localnode.VolumePath(e.volumes, c.Spec.VolumeName, corev1.PersistentVolumeBlock)
+		return true, ""
+	})
+	if out, err := exec.Command("qemu-img", "convert", "-n", "-O", "raw", guest, file).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img convert: %v\n%s", err, out)
+	}
+}
+
+// guestUserData gives the guest a user cloud/cloud with sudo.
+const guestUserData = `#cloud-config
+users:
+- name: cloud
+  plain_text_passwd: cloud
+  lock_passwd: false
+  sudo: ALL=(ALL) NOPASSWD:ALL
+`
+
+// guestVMI is a VMI booting the guest from claim, with its address and cloud-init
+// user-data.
+func guestVMI(name, claim, ip, userData string) *kvv1.VirtualMachineInstance {
+	vmi := testVMI(name, "256Mi")
+	vmi.Annotations = map[string]string{virt.IPAddressAnnotation: ip}
+	vmi.Spec.Domain.Devices.Disks = []kvv1.Disk{
+		{Name: "root", BootOrder: ptr.To[uint](1), DiskDevice: kvv1.DiskDevice{Disk: &kvv1.DiskTarget{Bus: "virtio"}}},
+		{Name: "cloudinit", DiskDevice: kvv1.DiskDevice{Disk: &kvv1.DiskTarget{Bus: "virtio"}}},
+	}
+	vmi.Spec.Volumes = []kvv1.Volume{
+		{Name: "root", VolumeSource: kvv1.VolumeSource{PersistentVolumeClaim: &kvv1.PersistentVolumeClaimVolumeSource{
+			PersistentVolumeClaimVolumeSource: corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}},
+		{Name: "cloudinit", VolumeSource: kvv1.VolumeSource{CloudInitNoCloud: &kvv1.CloudInitNoCloudSource{UserData: userData}}},
+	}
+	return vmi
 }
