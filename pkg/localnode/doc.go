@@ -61,7 +61,8 @@
 // package virt: launcher Pods (label kubevirt.io=virt-launcher, image virt-launcher) run no
 // process here; their VMs run with Config.VMRuntime (--runtime=qemu or hollow) and their
 // addresses come from the node's Pod range. The KubeVirt CRDs must be installed first
-// (virt.InstallCRDs).
+// (virt.InstallCRDs). VirtualMachineInstanceMigrations live-migrate VMs between the nodes;
+// Config.Migration (--migration-target-timeout, --migration-timeout) bounds them.
 //
 // # Streams: KubeVirt's subresources.kubevirt.io
 //

@@ -73,7 +73,56 @@
 // The hollow runtime reads no volumes or Secrets, starts no goroutine per VM and writes one
 // status per transition, so a node carries a thousand VMIs for control-plane benchmarks.
 //
-// Not done by this stand-in: live migration, hot-plug, EFI firmware, more than one NIC,
-// the kubevirt.io/nodeName label. subresources.kubevirt.io is served by the local node
+// # Live migration
+//
+// A VirtualMachineInstanceMigration (VMIM) moves a running guest to another node, as in
+// KubeVirt, with the VMI's status.migrationState as the only channel between the controller
+// and the two nodes:
+//   - Pending: refused (Failed at once) unless the VMI is Running and LiveMigratable and no
+//     other migration of it is in flight (of VMIMs created together, the oldest goes). The
+//     VMIM gets the kubevirt.io/migrationJobFinalize finalizer: deleted before the guest is
+//     sent, it fails ("cancelled") and then goes.
+//   - Scheduling: a target launcher Pod, built as the VMI's launcher (same resources and
+//     claims) plus the label kubevirt.io/migrationJobUID=<vmim uid>, the VMIM's
+//     addedNodeSelector merged into its node selector (the VMI's values win) and a required
+//     pod anti-affinity to the VMI's launcher Pods by hostname, so kube-scheduler places it
+//     on another node. Unschedulable (a migrationTargetPodUnschedulable event) or not ready
+//     for Config.Migration.TargetTimeout (2 min) fails the VMIM and deletes the Pod.
+//   - Scheduled: the target node reported the Pod Running and Ready. The controller hands
+//     the migration over: migrationState = migrationUid, sourceNode, sourcePod, targetNode,
+//     targetPod; → PreparingTarget.
+//   - The target node starts the incoming VM (qemu -incoming defer, then migrate-incoming on
+//     127.0.0.1 and a port qemu picks, with the same machine description) and publishes it:
+//     targetNodeAddress=127.0.0.1, targetDirectMigrationNodePorts={"<port>": 0}; →
+//     TargetReady. The nodes must get this far within the same TargetTimeout.
+//   - The source node writes startTimestamp and mode PreCopy (→ Running) and sends the guest
+//     (QMP migrate, query-migrate polled every 50 ms, cancelled after Config.Migration.Timeout,
+//     5 min). Completed: it writes completed and endTimestamp, kills its paused qemu (not a
+//     guest end) and ends its Pod Succeeded with reason Migrated; an event on the VMI gives
+//     qemu's total time, downtime and bytes sent. Failed: failed, failureReason and
+//     endTimestamp; the guest runs on there.
+//   - The target node, once completed is written and its qemu left "inmigrate", runs the
+//     VMI: nodeName, activePods = the target Pod, targetNodeDomainDetected and
+//     targetNodeDomainReadyTimestamp, sockets.json in its own VM directory, the guest agent
+//     polled from there (KubeVirt.Sockets and QMP now answer on this node, so console, VNC
+//     and port-forward go through it). On a failed migration, or when its qemu ends first
+//     (the stream broke), it kills the incoming VM and ends the target Pod Failed (reason
+//     MigrationFailed).
+//   - Succeeded once the VMI runs on the target node (a SuccessfulMigration event); Failed
+//     otherwise, with status.migrationState.failureReason and a FailedMigration event. The
+//     VMIM's status.migrationState is the VMI's for this migration (or, when it failed before
+//     the hand-over, the reason, source node and target Pod).
+//
+// Running VMIs are LiveMigratable (condition True): their volumes are files on the storage
+// all local nodes share, or read-only containerDisk images every node pulls. A runtime
+// without MigratingRuntime makes it False (RuntimeNotLiveMigratable). The hollow runtime
+// migrates at once without processes. Measured under TCG with the project's 256 MiB guest:
+// qemu's transfer takes about 0.8 s (~120 MB sent) with 25-75 ms downtime, and the VMIM goes
+// from creation to Succeeded in about 4 s.
+//
+// Not done by this stand-in: post-copy, migration policies and bandwidth limits, aborting a
+// migration once the guest is being sent (a deleted VMIM then ends as the transfer does),
+// hot-plug, EFI firmware, more than one NIC, the kubevirt.io/nodeName and
+// kubevirt.io/migrationTargetNodeName labels. subresources.kubevirt.io is served by the local node
 // around it (packages subresources and virtapi).
 package virt

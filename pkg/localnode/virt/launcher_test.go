@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kvv1 "kubevirt.io/api/core/v1"
 )
 
@@ -78,5 +79,58 @@ func TestLauncherPodRequestsAtLeastTheGuestMemory(t *testing.T) {
 	}
 	if _, ok := res.Limits[corev1.ResourceMemory]; ok {
 		t.Errorf("a memory limit appeared: %v", res.Limits)
+	}
+}
+
+func TestMigrationTargetPod(t *testing.T) {
+	vmi := testVMI()
+	m := &kvv1.VirtualMachineInstanceMigration{
+		ObjectMeta: metav1.ObjectMeta{Name: "linux-migration", Namespace: "prod", UID: "7f1c0c3e-0d7e-4a57-9b1f-3f4f8d2e6a10"},
+		// arch collides with the VMI's selector: the VMI's value stays.
+		Spec: kvv1.VirtualMachineInstanceMigrationSpec{VMIName: "linux",
+			AddedNodeSelector: map[string]string{"rack": "r2", "kubernetes.io/arch": "arm64"}},
+	}
+	pod := MigrationTargetPod(vmi, m)
+
+	if pod.Labels[kvv1.MigrationJobLabel] != string(m.UID) || pod.Labels[kvv1.CreatedByLabel] != string(vmi.UID) ||
+		!metav1.IsControlledBy(pod, vmi) {
+		t.Errorf("labels %v, owners %+v", pod.Labels, pod.OwnerReferences)
+	}
+	if want := map[string]string{"rack": "r2", "kubernetes.io/arch": "amd64"}; !equality.Semantic.DeepEqual(pod.Spec.NodeSelector, want) {
+		t.Errorf("node selector %v, want %v", pod.Spec.NodeSelector, want)
+	}
+	aff := pod.Spec.Affinity
+	if !equality.Semantic.DeepEqual(aff.NodeAffinity, vmi.Spec.Affinity.NodeAffinity) {
+		t.Errorf("node affinity %+v, want the VMI's", aff.NodeAffinity)
+	}
+	terms := aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+	if len(terms) != 1 || terms[0].TopologyKey != corev1.LabelHostname ||
+		terms[0].LabelSelector.MatchLabels[kvv1.CreatedByLabel] != string(vmi.UID) {
+		t.Errorf("pod anti-affinity %+v: want none of the VMI's launcher pods on the node", terms)
+	}
+	// Same resources and claims as the VMI's launcher.
+	launcher := LauncherPod(vmi)
+	if !equality.Semantic.DeepEqual(pod.Spec.Containers, launcher.Spec.Containers) || !equality.Semantic.DeepEqual(pod.Spec.Volumes, launcher.Spec.Volumes) {
+		t.Errorf("containers or volumes differ from the launcher's")
+	}
+	// The VMI, as the informer's cache holds it, is not changed.
+	if vmi.Spec.Affinity.PodAntiAffinity != nil || vmi.Spec.NodeSelector["rack"] != "" {
+		t.Errorf("the VMI was modified: %+v %v", vmi.Spec.Affinity, vmi.Spec.NodeSelector)
+	}
+}
+
+func TestMigrationPort(t *testing.T) {
+	for _, tc := range []struct {
+		ports map[string]int
+		want  string
+	}{
+		{map[string]int{"41234": 0}, "41234"},
+		{map[string]int{"49153": 49153, "49152": 0}, "49152"},
+		{map[string]int{"49153": 49153}, "49153"},
+		{nil, ""},
+	} {
+		if got := migrationPort(tc.ports); got != tc.want {
+			t.Errorf("migrationPort(%v) = %q, want %q", tc.ports, got, tc.want)
+		}
 	}
 }
