@@ -165,7 +165,10 @@ func (c *Controller) abortMigration(ctx context.Context, op *virtv1.VirtualMachi
 		return err
 	}
 	err = c.kv.VirtualMachineInstanceMigrations(m.Namespace).Delete(ctx, m.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &m.UID}})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+	switch {
+	case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
+		return nil // gone already
+	case err != nil:
 		return fmt.Errorf("delete VirtualMachineInstanceMigration %s/%s: %w", m.Namespace, m.Name, err)
 	}
 	c.recorder.Eventf(op, corev1.EventTypeNormal, EventMigrationAborted, "Deleted VirtualMachineInstanceMigration %s: the migration stops.", m.Name)
