@@ -96,6 +96,7 @@ func liveMigrate(t *testing.T, ns, uid string, before tick, args ...string) (str
 	if err != nil {
 		t.Fatalf("d8 %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	t.Logf("d8 %s:\n%s", strings.Join(args, " "), out)
 	m := vmopCreated.FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("d8 %s did not name the operation it created:\n%s", strings.Join(args, " "), out)
@@ -133,8 +134,9 @@ func liveMigrate(t *testing.T, ns, uid string, before tick, args ...string) (str
 
 // TestLiveMigration runs the guide's "Live Virtual Machine Migration" with the test guest
 // on the stack's two nodes: d8 v migrate moves the running VM to the other node, d8 v evict
-// moves it back, and a Migrate whose nodeSelector no node matches fails and leaves the VM
-// running where it was. The guest's serial console shows the same boot throughout.
+// moves it back, deleting a Migrate in flight deletes its migration, and a Migrate whose
+// nodeSelector no node matches fails and leaves the VM running where it was. The guest's
+// serial console shows the same boot throughout.
 func TestLiveMigration(t *testing.T) {
 	ns := namespace(t, "vm-migration")
 	guestDisk(t, ns, "guest", "linux-disk")
@@ -156,14 +158,31 @@ func TestLiveMigration(t *testing.T) {
 		t.Errorf("evicted from %s to %s; with two nodes it goes back to %s", second, back, first)
 	}
 
-	// A target no node matches: KubeVirt cannot place it, the operation fails with its
-	// reason and the VM keeps running where it is.
-	out, err := d8(t, "v", "migrate", "linux-vm", "-n", ns, "--node-selector", "kubernetes.io/hostname=nowhere")
-	if err == nil || !strings.Contains(out, "was not migrated") || !strings.Contains(out, "failed") {
-		t.Fatalf("d8 v migrate to no node: err %v; want exit 1 saying it was not migrated:\n%s", err, out)
+	// The guide: a migration is interrupted by deleting its operation. One that waits for a
+	// node that does not exist is deleted; its VirtualMachineInstanceMigration goes with it.
+	out, err := d8(t, "v", "migrate", "linux-vm", "-n", ns, "--node-selector", "kubernetes.io/hostname=nowhere", "--wait=false")
+	if err != nil || !strings.Contains(out, "is InProgress") {
+		t.Fatalf("d8 v migrate --wait=false: %v\n%s", err, out)
 	}
 	m := vmopCreated.FindStringSubmatch(out)
 	if m == nil {
+		t.Fatalf("d8 did not name the operation it created:\n%s", out)
+	}
+	vmim := "vmop-" + m[1]
+	mustKubectl(t, "", "-n", ns, "wait", "vmim/"+vmim, "--for=jsonpath={.status.phase}=Scheduling", "--timeout=30s")
+	mustKubectl(t, "", "-n", ns, "delete", "vmop", m[1], "--timeout=30s")
+	mustKubectl(t, "", "-n", ns, "wait", "vmim/"+vmim, "--for=delete", "--timeout=30s")
+	if vm := getVM(t, ns, "linux-vm"); vm.Status.Phase != v1alpha2.MachineRunning || vm.Status.Node != first {
+		t.Errorf("after the interrupted migration: phase %s on %q; want Running on %s", vm.Status.Phase, vm.Status.Node, first)
+	}
+
+	// A target no node matches: KubeVirt cannot place it, the operation fails with its
+	// reason and the VM keeps running where it is.
+	out, err = d8(t, "v", "migrate", "linux-vm", "-n", ns, "--node-selector", "kubernetes.io/hostname=nowhere")
+	if err == nil || !strings.Contains(out, "was not migrated") || !strings.Contains(out, "failed") {
+		t.Fatalf("d8 v migrate to no node: err %v; want exit 1 saying it was not migrated:\n%s", err, out)
+	}
+	if m = vmopCreated.FindStringSubmatch(out); m == nil {
 		t.Fatalf("d8 did not name the operation it created:\n%s", out)
 	}
 	op := getVMOP(t, ns, m[1])
