@@ -76,14 +76,20 @@ type result struct {
 }
 
 func waitingFor(msg string) result { return result{state: waiting, msg: msg} }
+
 func waitingAs(reason CompletedReason, msg string) result {
 	return result{state: waiting, reason: reason, msg: msg}
 }
+
 func success(msg string) result { return result{state: succeeded, msg: msg} }
+
 func failure(reason CompletedReason, msg string) result {
 	return result{state: failed, reason: reason, msg: msg}
 }
-func anyPolicy(virtv1.RunPolicy) bool                { return true }
+
+// anyPolicy: an operation that leaves the power state alone suits every runPolicy.
+func anyPolicy(virtv1.RunPolicy) bool { return true }
+
 func forced(op *virtv1.VirtualMachineOperation) bool { return ptr.Deref(op.Spec.Force, false) }
 
 // byPhase turns a check of the VM's phase into a refusal with NotApplicableForVMPhase.
