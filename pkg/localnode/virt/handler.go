@@ -355,10 +355,19 @@ func (h *handler) syncNotRunning(ctx context.Context, key string, vmi *kvv1.Virt
 	if vmi == nil || !metav1.IsControlledBy(pod, vmi) {
 		return 0, nil // an orphan: the garbage collector removes it
 	}
+	now := metav1.Now()
+	if migratedFrom(pod, vmi) {
+		// Its VM left for another node and was forgotten here; the cache may still show the
+		// Pod running.
+		if pod.DeletionTimestamp != nil {
+			return 0, deletePod(ctx, h.host, pod)
+		}
+		msg := "the VM migrated to node " + vmi.Status.MigrationState.TargetNode
+		return 0, h.writePodStatus(ctx, pod, endedPodStatus(pod, netip.Addr{}, kvv1.Succeeded, ReasonMigrated, msg, now))
+	}
 	if migration, ok := migrationTargetOf(pod, vmi); ok {
 		return h.syncTargetPod(ctx, key, vmi, pod, migration)
 	}
-	now := metav1.Now()
 	switch {
 	case pod.DeletionTimestamp != nil || vmi.DeletionTimestamp != nil:
 		// Never started here: nothing to stop.

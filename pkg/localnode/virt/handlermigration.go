@@ -57,6 +57,12 @@ func migrationTargetOf(pod *corev1.Pod, vmi *kvv1.VirtualMachineInstance) (types
 	return types.UID(uid), true
 }
 
+// migratedFrom says whether the VMI's guest migrated away from the Pod.
+func migratedFrom(pod *corev1.Pod, vmi *kvv1.VirtualMachineInstance) bool {
+	ms := vmi.Status.MigrationState
+	return ms != nil && ms.Completed && ms.SourcePod == pod.Name && ms.SourceNode == pod.Spec.NodeName
+}
+
 // syncTargetPod handles a migration target Pod bound here while no VM of it runs here: the
 // launcher reports up so that the controller hands the migration over, then the incoming VM
 // starts.
