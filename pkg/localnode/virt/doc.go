@@ -105,7 +105,7 @@
 //     VMI: nodeName, activePods = the target Pod, targetNodeDomainDetected and
 //     targetNodeDomainReadyTimestamp, sockets.json in its own VM directory, the guest agent
 //     polled from there (KubeVirt.Sockets and QMP now answer on this node, so console, VNC
-//     and port-forward go through it). On a failed migration, or when its qemu ends first
+//     and port-forward go through it; streams open on the source end with its qemu). On a failed migration, or when its qemu ends first
 //     (the stream broke), it kills the incoming VM and ends the target Pod Failed (reason
 //     MigrationFailed).
 //   - Succeeded once the VMI runs on the target node (a SuccessfulMigration event); Failed
