@@ -139,7 +139,8 @@ func (s *Stack) startPlatform(ctx context.Context, configPath string) error {
 			// DVCR serves plain HTTP on loopback here (containerDisk pulls).
 			"--registry-insecure",
 		}
-		for flag, v := range map[string]string{"--runtime": s.opts.NodeRuntime, "--cpu": s.opts.NodeCPU, "--memory": s.opts.NodeMemory} {
+		for flag, v := range map[string]string{"--runtime": s.opts.NodeRuntime, "--cpu": s.opts.NodeCPU, "--memory": s.opts.NodeMemory,
+			"--migration-target-timeout": s.opts.MigrationTargetTimeout} {
 			if v != "" {
 				args = append(args, flag+"="+v)
 			}

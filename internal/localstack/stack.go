@@ -56,6 +56,9 @@ type Options struct {
 	NodeCPU, NodeMemory string
 	// NodeMaxPods is the Pod capacity of each local node (0: 110).
 	NodeMaxPods int
+	// MigrationTargetTimeout fails a live migration whose target Pod is not running in time
+	// ("" is the local node's default, 2m).
+	MigrationTargetTimeout string
 	// WithoutPlatform starts the API only: no scheduler, DVCR, controller or local nodes.
 	WithoutPlatform bool
 	// ExtraVirtualizationArgs are appended to virtualization-apiserver's flags.

@@ -47,6 +47,10 @@ const uploadWaitTimeout = "25s"
 // leaseRetention is short so the release test does not wait the default 10 minutes.
 const leaseRetention = "20s"
 
+// migrationTargetTimeout is short so a migration no node can take fails in seconds, not the
+// default 2 minutes.
+const migrationTargetTimeout = "20s"
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -110,6 +114,7 @@ func run(m *testing.M) int {
 		Kubectl:                 kubectlBin,
 		UploadWaitTimeout:       uploadWaitTimeout,
 		IPAddressLeaseRetention: leaseRetention,
+		MigrationTargetTimeout:  migrationTargetTimeout,
 	})
 	cancel()
 	if err != nil {
