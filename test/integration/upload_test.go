@@ -181,11 +181,12 @@ func TestUploadTokenEndpoint(t *testing.T) {
 	data, sum := testFile(2<<20 + 3)
 	endpoint := "http://" + ln.Addr().String()
 
-	// The informer sees the status shortly after the write.
+	// The informers sync after the server starts (503 with Retry-After until then) and see
+	// the status shortly after the write (404 until then).
 	var resp *http.Response
-	for i := 0; i < 50; i++ {
+	for i := 0; i < 100; i++ {
 		resp = httpDo(t, nil, http.MethodPut, endpoint+"/upload/"+token, nil, data)
-		if resp.StatusCode != http.StatusNotFound {
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusServiceUnavailable {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
