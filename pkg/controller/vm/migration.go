@@ -14,10 +14,18 @@ import (
 // its LiveMigratable condition.
 
 // migrating reports whether KubeVirt is moving the VMI to another node: its migration state
-// names a migration that has neither completed nor failed.
+// names a migration that has neither completed nor failed, or one that completed whose target
+// has not taken the VMI over yet (status.nodeName still the source), so the VM does not show
+// Running on the node it just left.
 func migrating(vmi *kvv1.VirtualMachineInstance) bool {
 	s := vmi.Status.MigrationState
-	return s != nil && !s.Completed && !s.Failed && s.EndTimestamp == nil
+	if s == nil || s.Failed {
+		return false
+	}
+	if s.Completed {
+		return s.TargetNode != "" && vmi.Status.NodeName != s.TargetNode
+	}
+	return s.EndTimestamp == nil
 }
 
 // migrationState is the VM's view of the VMI's last migration; nil when there was none.

@@ -61,11 +61,17 @@ func TestAMigratingVMShowsWhereItGoes(t *testing.T) {
 		t.Errorf("status.nodeName %q while migrating; want the source node-1", vm.Status.Node)
 	}
 
-	// KubeVirt switched over: the VMI runs on node-2.
+	// The source reports the transfer done before the target takes the VMI over: the VM
+	// still migrates rather than show Running on the node it left.
 	end := metav1.NewTime(begin.Add(2 * time.Second))
 	e.editVMI("web", func(vmi *kvv1.VirtualMachineInstance) {
-		vmi.Status.NodeName = "node-2"
 		vmi.Status.MigrationState.Completed, vmi.Status.MigrationState.EndTimestamp = true, &end
+	})
+	e.expectPhase("web", v1alpha2.MachineMigrating, metav1.ConditionTrue, Running)
+
+	// KubeVirt switched over: the VMI runs on node-2.
+	e.editVMI("web", func(vmi *kvv1.VirtualMachineInstance) {
+		vmi.Status.NodeName = "node-2"
 	})
 	vm = e.vm("web")
 	e.expectPhase("web", v1alpha2.MachineRunning, metav1.ConditionTrue, Running)
